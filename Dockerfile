@@ -1,0 +1,26 @@
+# The app image: one image, three processes (edge, order writer, reconciler), chosen by command.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json schema.sql ./
+COPY common common
+COPY edge edge
+COPY workers workers
+COPY reconciler reconciler
+COPY infra/demo-seed.ts infra/demo-seed.ts
+COPY lua lua
+COPY migrations migrations
+RUN npx tsc -p tsconfig.json
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY --from=build /app/dist dist
+COPY schema.sql ./
+COPY lua lua
+COPY migrations migrations
+EXPOSE 8080
+CMD ["node", "dist/edge/main.js"]

@@ -1,0 +1,83 @@
+/**
+ * Configuration from the environment, read once at start-up. Every knob has a
+ * default that works with the services `infra/services.sh` starts.
+ */
+function int(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) throw new Error(`${name} must be an integer, got "${raw}"`);
+  return value;
+}
+
+function str(name: string, fallback: string): string {
+  const raw = process.env[name];
+  return raw === undefined || raw === '' ? fallback : raw;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  redisUrl: string;
+  databaseUrl: string;
+  kafkaBrokers: string[];
+  kafkaClientId: string;
+  jwtSecret: string;
+  jwtTtlSeconds: number;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  /** Partitions of the accepted-orders topic, created at start-up. */
+  orderPartitions: number;
+  /** How long a held reservation waits for Kafka before the reconciler may release it. */
+  holdMs: number;
+  /** Upper bound on one Kafka send, after which the outcome is unknown. */
+  produceTimeoutMs: number;
+  /** How long the edge gathers orders into one Kafka send. */
+  produceLingerMs: number;
+  produceMaxBatch: number;
+  /** Parallel idempotent producers (each has one request in flight). */
+  producers: number;
+  /** Seconds an idempotency record (and a refusal) is kept: at least 24 hours. */
+  idempotencyTtlSeconds: number;
+  maxBodyBytes: number;
+  reconcileIntervalMs: number;
+  driftIntervalMs: number;
+  writerPartitionsConcurrently: number;
+  /** Kafka consumer session timeout: how soon a dead worker's partitions move on. */
+  kafkaSessionTimeoutMs: number;
+  pgPoolSize: number;
+  logLevel: string;
+}
+
+export function loadConfig(): Config {
+  const jwtSecret = str('JWT_SECRET', '');
+  if (jwtSecret.length < 16) {
+    throw new Error('JWT_SECRET must be set to at least 16 characters (infra/start.sh generates one)');
+  }
+  return {
+    port: int('PORT', 8080),
+    host: str('HOST', '0.0.0.0'),
+    redisUrl: str('REDIS_URL', 'redis://127.0.0.1:6390'),
+    databaseUrl: str('DATABASE_URL', 'postgres://postgres@127.0.0.1:5440/flashsale'),
+    kafkaBrokers: str('KAFKA_BROKERS', '127.0.0.1:9093').split(',').map((b) => b.trim()).filter(Boolean),
+    kafkaClientId: str('KAFKA_CLIENT_ID', 'flashsale'),
+    jwtSecret,
+    jwtTtlSeconds: int('JWT_TTL_SECONDS', 3600),
+    adminEmail: process.env.ADMIN_EMAIL || undefined,
+    adminPassword: process.env.ADMIN_PASSWORD || undefined,
+    orderPartitions: int('ORDER_PARTITIONS', 6),
+    holdMs: int('RESERVATION_HOLD_MS', 30_000),
+    produceTimeoutMs: int('PRODUCE_TIMEOUT_MS', 3_000),
+    produceLingerMs: int('PRODUCE_LINGER_MS', 2),
+    produceMaxBatch: int('PRODUCE_MAX_BATCH', 500),
+    producers: int('KAFKA_PRODUCERS', 2),
+    idempotencyTtlSeconds: int('IDEMPOTENCY_TTL_SECONDS', 86_400),
+    maxBodyBytes: int('MAX_BODY_BYTES', 65_536),
+    reconcileIntervalMs: int('RECONCILE_INTERVAL_MS', 1_000),
+    driftIntervalMs: int('DRIFT_INTERVAL_MS', 5_000),
+    writerPartitionsConcurrently: int('WRITER_PARTITIONS_CONCURRENTLY', 3),
+    kafkaSessionTimeoutMs: int('KAFKA_SESSION_TIMEOUT_MS', 10_000),
+    pgPoolSize: int('PG_POOL_SIZE', 10),
+    logLevel: str('LOG_LEVEL', 'info'),
+  };
+}

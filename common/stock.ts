@@ -1,0 +1,74 @@
+/**
+ * Typed calls of the stock scripts that more than one process uses. The order
+ * decision itself (reserve, queue) has its one caller in edge/order-decision.ts.
+ */
+import type { Redis } from 'ioredis';
+import { productKeys, reservationKey } from './keys.js';
+import { runScript } from './scripts.js';
+
+export type ReleaseReason = 'produce-failed' | 'compensated' | 'expired' | 'order-expired';
+
+export interface ReleaseResult { released: boolean; stateFound: string; returnedTo?: 'sale' | 'stock' }
+
+/** Gives a reservation's units back, if it is in one of `fromStates`. */
+export async function releaseReservation(
+  redis: Redis, productId: string, orderId: string, reason: ReleaseReason,
+  fromStates: readonly string[], ttlSeconds: number,
+): Promise<ReleaseResult> {
+  const k = productKeys(productId);
+  const reply = (await runScript(redis, 'release',
+    [reservationKey(productId, orderId), k.held, k.reserved, k.avail],
+    [k.prefix, orderId, reason, fromStates.join(','), ttlSeconds])) as string[];
+  if (reply[0] === 'released') return { released: true, stateFound: 'released', returnedTo: reply[1] as 'sale' | 'stock' };
+  return { released: false, stateFound: reply[0] ?? 'missing' };
+}
+
+/** Claims a reservation for a persisted order: 'live', or 'gone' when it was released. */
+export async function commitReservation(redis: Redis, productId: string, orderId: string, ttlSeconds: number): Promise<'live' | 'gone'> {
+  const k = productKeys(productId);
+  return (await runScript(redis, 'commit', [reservationKey(productId, orderId), k.held, k.reserved], [orderId, ttlSeconds])) as 'live' | 'gone';
+}
+
+export interface Availability { available: number; liveSaleId: string | null; saleState: string | null }
+
+export async function readAvailability(redis: Redis, productId: string): Promise<Availability> {
+  const k = productKeys(productId);
+  const [available, saleId, state] = (await runScript(redis, 'available', [k.avail, k.sales], [k.prefix])) as [number, string, string];
+  return { available: Math.max(0, available), liveSaleId: saleId || null, saleState: state || null };
+}
+
+export interface SaleTerms {
+  flashSaleId: string; quantity: number; perUserLimit: number; priceCents: number; startsAt: number; endsAt: number;
+}
+
+/** Sets the sale's units aside from stock; false (with what is available) when stock is short. */
+export async function openSale(redis: Redis, productId: string, sale: SaleTerms): Promise<{ ok: boolean; available: number }> {
+  const k = productKeys(productId);
+  const reply = (await runScript(redis, 'sale-open', [k.avail, k.sales],
+    [k.prefix, sale.flashSaleId, sale.quantity, sale.perUserLimit, sale.priceCents, sale.startsAt, sale.endsAt])) as [string, number?];
+  return { ok: reply[0] === 'ok', available: reply[1] ?? sale.quantity };
+}
+
+/** Returns an ended sale's unsold units to stock: units moved, or -1 while it still runs. */
+export async function closeSale(redis: Redis, productId: string, flashSaleId: string): Promise<number> {
+  const k = productKeys(productId);
+  return (await runScript(redis, 'sale-close', [k.avail, k.sales], [k.prefix, flashSaleId])) as number;
+}
+
+export interface Counters { avail: number; reserved: number; inSales: number; present: boolean }
+
+export async function readCounters(redis: Redis, productId: string): Promise<Counters> {
+  const k = productKeys(productId);
+  const [avail, reserved, inSales, present] = (await runScript(redis, 'counters', [k.avail, k.reserved, k.sales], [k.prefix])) as number[];
+  return { avail: avail ?? 0, reserved: reserved ?? 0, inSales: inSales ?? 0, present: present === 1 };
+}
+
+/** Sale ids still open on a product (closed ones leave the set). */
+export function openSaleIds(redis: Redis, productId: string): Promise<string[]> {
+  return redis.smembers(productKeys(productId).sales);
+}
+
+/** Held reservations whose deadline has passed. */
+export function overdueHolds(redis: Redis, productId: string, nowMs: number, limit = 500): Promise<string[]> {
+  return redis.zrangebyscore(productKeys(productId).held, '-inf', nowMs, 'LIMIT', 0, limit);
+}

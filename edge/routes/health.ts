@@ -1,0 +1,40 @@
+/** Liveness and readiness: /readyz names each dependency and whether it answers. */
+import type { Router } from '../http.js';
+import type { EdgeDeps } from '../deps.js';
+
+type Health = 'up' | 'down';
+
+async function probe(check: () => Promise<unknown>, timeoutMs = 1_000): Promise<Health> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([check(), new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('timeout')), timeoutMs); })]);
+    return 'up';
+  } catch {
+    return 'down';
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function healthRoutes(router: Router, deps: EdgeDeps): void {
+  router.get('/healthz', { access: 'anyone', handler: () => ({ status: 200, body: { status: 'ok' } }) });
+
+  router.get('/readyz', {
+    access: 'anyone',
+    handler: async () => {
+      const [redis, postgres, kafka] = await Promise.all([
+        probe(() => deps.redis.ping()),
+        probe(() => deps.pool.query('SELECT 1')),
+        probe(async () => {
+          await deps.kafkaAdmin.describeCluster();
+          if (!deps.producer.healthy) throw new Error('no producer connected');
+        }),
+      ]);
+      const dependencies = { redis, postgres, kafka };
+      const down = Object.entries(dependencies).filter(([, h]) => h === 'down').map(([name]) => name);
+      return down.length === 0
+        ? { status: 200, body: { status: 'ready', dependencies } }
+        : { status: 503, body: { status: 'not-ready', down, dependencies }, headers: { 'retry-after': '1' } };
+    },
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * One test file's running product: an edge on a free port, the order writer and
+ * the reconciler, plus direct Postgres and Redis handles for checking invariants.
+ */
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { Api } from './api.js';
+import { ADMIN, freePort, serviceEnv, startReady, type ProcessName, type RunningProcess } from './processes.js';
+
+export interface Stack {
+  api: Api;
+  adminToken: string;
+  db: pg.Pool;
+  redis: Redis;
+  procs: Partial<Record<ProcessName, RunningProcess>>;
+  edgeEnv: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(options: { edgeEnv?: Record<string, string>; without?: ProcessName[] } = {}): Promise<Stack> {
+  const env = serviceEnv();
+  const port = await freePort();
+  const edgeEnv = { PORT: String(port), HOST: '127.0.0.1', ...options.edgeEnv };
+  const skip = new Set(options.without ?? []);
+  const procs: Partial<Record<ProcessName, RunningProcess>> = {};
+  procs.edge = await startReady('edge', edgeEnv);
+  if (!skip.has('order-writer')) procs['order-writer'] = await startReady('order-writer');
+  if (!skip.has('reconciler')) procs.reconciler = await startReady('reconciler');
+  const api = new Api(`http://127.0.0.1:${port}`);
+  const { token } = await api.login(ADMIN.email, ADMIN.password);
+  const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
+  const redis = new Redis(env.REDIS_URL!);
+  return {
+    api, adminToken: token, db, redis, procs, edgeEnv,
+    async stop() {
+      await Promise.all(Object.values(procs).map((p) => p?.kill('SIGTERM')));
+      await db.end();
+      redis.disconnect();
+    },
+  };
+}
+
+/** Polls `check` until it returns true or the time runs out. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export async function ordersInDb(db: pg.Pool, productId: string, statuses?: string[]): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM order_items i JOIN orders o USING (order_id)
+      WHERE i.product_id = $1 AND ($2::text[] IS NULL OR o.status = ANY($2))`, [productId, statuses ?? null]);
+  return rows[0]!.n;
+}
