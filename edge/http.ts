@@ -38,6 +38,8 @@ export interface Reply {
 export type Access = 'anyone' | 'signed-in' | readonly Role[];
 
 export interface RouteSpec<Body> {
+  /** One line for the OpenAPI document. */
+  summary?: string;
   access: Access;
   body?: BodyValidator<Body>;
   /** Request headers the handler reads (lower-case); authorization and x-request-id are always read. */
@@ -59,7 +61,21 @@ const statusLine = (status: number): string => {
 
 const REQUEST_ID_RE = /^[\w.:-]{1,128}$/;
 
+/** What the router knows of a route, for the OpenAPI document. */
+export interface RouteInfo {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** uWS pattern, e.g. /v1/orders/:orderId */
+  pattern: string;
+  summary: string;
+  access: Access;
+  bodySchema: string | undefined;
+  headers: readonly string[];
+}
+
 export class Router {
+  /** Every route added, in order. */
+  readonly routes: RouteInfo[] = [];
+
   constructor(
     private readonly app: TemplatedApp,
     private readonly auth: TokenVerifier,
@@ -83,6 +99,10 @@ export class Router {
   }
 
   private add<B>(method: Method, pattern: string, spec: RouteSpec<B>): this {
+    this.routes.push({
+      method: method === 'del' ? 'delete' : method, pattern, summary: spec.summary ?? '', access: spec.access,
+      bodySchema: spec.body?.schema, headers: spec.headers ?? [],
+    });
     const paramNames = [...pattern.matchAll(/:(\w+)/g)].map((m) => m[1]!);
     const headerNames = ['content-type', 'content-length', ...(spec.headers ?? [])];
     this.app[method](pattern, (res: HttpResponse, req: HttpRequest) => {

@@ -74,7 +74,7 @@ export const schemas = {
 
 export type SchemaName = keyof typeof schemas;
 
-export interface BodyValidator<T> { parse(value: unknown): T }
+export interface BodyValidator<T> { readonly schema: SchemaName; parse(value: unknown): T }
 
 const ajv = new Ajv({ allErrors: true, strict: true });
 addFormats(ajv);
@@ -107,6 +107,7 @@ export function toFieldErrors(errors: ErrorObject[] | null | undefined): FieldEr
 export function validator<T>(name: SchemaName): BodyValidator<T> {
   const validate: ValidateFunction = ajv.compile(schemas[name]);
   return {
+    schema: name,
     parse(value: unknown): T {
       if (validate(value)) return value as T;
       throw problems.validation(toFieldErrors(validate.errors));

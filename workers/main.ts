@@ -1,22 +1,38 @@
 /**
- * Worker processes. `node dist/workers/main.js order-writer` runs the order writer;
- * each worker is its own process so it can be killed, restarted and scaled alone.
+ * Worker processes: `node dist/workers/main.js <name>`. Each worker is its own
+ * process, so it can be killed, restarted and scaled alone. A worker is a factory
+ * in WORKERS that starts consuming and returns how to stop.
  */
-import { loadConfig } from '../common/config.js';
-import { createLogger } from '../common/logger.js';
-import { createPool } from '../common/db.js';
+import { loadConfig, type Config } from '../common/config.js';
+import { createLogger, type Logger } from '../common/logger.js';
+import { createPool, type Pool } from '../common/db.js';
 import { migrate } from '../common/migrate.js';
-import { createRedis } from '../common/redis.js';
+import { createRedis, type Redis } from '../common/redis.js';
 import { createKafka, ensureTopics } from '../common/kafka.js';
+import type { Kafka } from 'kafkajs';
 import { OrderWriter } from './order-writer.js';
 
-const WORKERS = ['order-writer'] as const;
-type WorkerName = (typeof WORKERS)[number];
+export interface WorkerContext { config: Config; log: Logger; pool: Pool; redis: Redis; kafka: Kafka }
+type Worker = (ctx: WorkerContext) => Promise<{ stop(): Promise<void> }>;
+
+const WORKERS: Record<string, Worker> = {
+  'order-writer': async ({ config, log, pool, redis, kafka }) => {
+    const writer = new OrderWriter(kafka, pool, redis, {
+      idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+      sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+      partitionsConcurrently: config.writerPartitionsConcurrently,
+    }, log);
+    await writer.start();
+    log.info('order writer consuming');
+    return writer;
+  },
+};
 
 async function main(): Promise<void> {
-  const name = process.argv[2] as WorkerName;
-  if (!WORKERS.includes(name)) {
-    process.stderr.write(`usage: node dist/workers/main.js <${WORKERS.join('|')}>\n`);
+  const name = process.argv[2] ?? '';
+  const start = WORKERS[name];
+  if (!start) {
+    process.stderr.write(`usage: node dist/workers/main.js <${Object.keys(WORKERS).join('|')}>\n`);
     process.exit(2);
   }
   const config = loadConfig();
@@ -30,17 +46,10 @@ async function main(): Promise<void> {
   await ensureTopics(admin, config.orderPartitions);
   await admin.disconnect();
 
-  const writer = new OrderWriter(kafka, pool, redis, {
-    idempotencyTtlSeconds: config.idempotencyTtlSeconds,
-    sessionTimeoutMs: config.kafkaSessionTimeoutMs,
-    partitionsConcurrently: config.writerPartitionsConcurrently,
-  }, log);
-  await writer.start();
-  log.info('order writer consuming');
-
+  const worker = await start({ config, log, pool, redis, kafka });
   const stop = async (signal: string) => {
-    log.info({ signal }, 'order writer stopping');
-    await writer.stop();
+    log.info({ signal }, `${name} stopping`);
+    await worker.stop();
     await Promise.allSettled([redis.quit(), pool.end()]);
     process.exit(0);
   };

@@ -47,6 +47,7 @@ export function flashSaleRoutes(router: Router, deps: EdgeDeps): void {
   }
 
   router.post<CreateFlashSaleBody>('/v1/flash-sales', {
+    summary: 'Create a flash sale, setting its units aside',
     access: ['admin'],
     body: validator('CreateFlashSaleRequest'),
     handler: async ({ body }) => {
@@ -94,6 +95,7 @@ export function flashSaleRoutes(router: Router, deps: EdgeDeps): void {
   });
 
   router.get('/v1/flash-sales/:flashSaleId', {
+    summary: 'A flash sale with its remaining units and the server time',
     access: 'anyone',
     handler: async (ctx) => {
       const flashSaleId = uuidParam(ctx, 'flashSaleId');
@@ -105,6 +107,7 @@ export function flashSaleRoutes(router: Router, deps: EdgeDeps): void {
   });
 
   router.get('/v1/flash-sales', {
+    summary: 'Flash sales by status (live, upcoming, paused, ended)',
     access: 'anyone',
     handler: async (ctx) => {
       const wanted = ctx.query.get('status');

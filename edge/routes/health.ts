@@ -17,9 +17,10 @@ async function probe(check: () => Promise<unknown>, timeoutMs = 1_000): Promise<
 }
 
 export function healthRoutes(router: Router, deps: EdgeDeps): void {
-  router.get('/healthz', { access: 'anyone', handler: () => ({ status: 200, body: { status: 'ok' } }) });
+  router.get('/healthz', { summary: 'Liveness', access: 'anyone', handler: () => ({ status: 200, body: { status: 'ok' } }) });
 
   router.get('/readyz', {
+    summary: 'Readiness, naming each dependency that is down',
     access: 'anyone',
     handler: async () => {
       const [redis, postgres, kafka] = await Promise.all([

@@ -45,6 +45,7 @@ function canSee(user: AuthUser, ownerId: string): boolean {
 
 export function orderRoutes(router: Router, deps: EdgeDeps): void {
   router.post<CreateOrderBody>('/v1/orders', {
+    summary: 'Place an order (202 once durable in Kafka)',
     access: 'signed-in',
     body: validator('CreateOrderRequest'),
     headers: ['idempotency-key'],
@@ -85,6 +86,7 @@ export function orderRoutes(router: Router, deps: EdgeDeps): void {
   });
 
   router.get('/v1/orders/:orderId', {
+    summary: 'An order, from the moment of its 202',
     access: 'signed-in',
     handler: async (ctx) => {
       const orderId = uuidParam(ctx, 'orderId');
@@ -121,6 +123,7 @@ export function orderRoutes(router: Router, deps: EdgeDeps): void {
   });
 
   router.get('/v1/orders/user/:userId', {
+    summary: "A buyer's orders, newest first",
     access: 'signed-in',
     handler: async (ctx) => {
       const userId = uuidParam(ctx, 'userId');

@@ -16,6 +16,7 @@ interface CreateProductBody {
 
 export function productRoutes(router: Router, deps: EdgeDeps): void {
   router.post<CreateProductBody>('/v1/products', {
+    summary: 'Create a product with its initial stock',
     access: ['admin', 'seller'],
     body: validator('CreateProductRequest'),
     handler: async ({ body, user }) => {
@@ -51,6 +52,7 @@ export function productRoutes(router: Router, deps: EdgeDeps): void {
   });
 
   router.get('/v1/products/:productId', {
+    summary: 'A product with what is available now',
     access: 'anyone',
     handler: async (ctx) => {
       const productId = uuidParam(ctx, 'productId');

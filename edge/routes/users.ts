@@ -29,6 +29,7 @@ export async function ensureAdmin(deps: EdgeDeps): Promise<void> {
 
 export function userRoutes(router: Router, deps: EdgeDeps): void {
   router.post<RegisterBody>('/v1/users/register', {
+    summary: 'Register a customer or seller',
     access: 'anyone',
     body: validator('RegisterRequest'),
     handler: async ({ body }) => {
@@ -39,6 +40,7 @@ export function userRoutes(router: Router, deps: EdgeDeps): void {
   });
 
   router.post<LoginBody>('/v1/users/login', {
+    summary: 'Log in; returns a bearer token',
     access: 'anyone',
     body: validator('LoginRequest'),
     handler: async ({ body }) => {
@@ -54,6 +56,7 @@ export function userRoutes(router: Router, deps: EdgeDeps): void {
   });
 
   router.get('/v1/users/me', {
+    summary: "The signed-in user's profile",
     access: 'signed-in',
     handler: async ({ user }) => {
       const { rows } = await deps.pool.query(

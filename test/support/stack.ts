@@ -17,7 +17,8 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(options: { edgeEnv?: Record<string, string>; without?: ProcessName[] } = {}): Promise<Stack> {
+/** Starts the edge, the order writer and the reconciler (less `without`, plus `with`). */
+export async function startStack(options: { edgeEnv?: Record<string, string>; without?: ProcessName[]; with?: ProcessName[] } = {}): Promise<Stack> {
   const env = serviceEnv();
   const port = await freePort();
   const edgeEnv = { PORT: String(port), HOST: '127.0.0.1', ...options.edgeEnv };
@@ -26,6 +27,7 @@ export async function startStack(options: { edgeEnv?: Record<string, string>; wi
   procs.edge = await startReady('edge', edgeEnv);
   if (!skip.has('order-writer')) procs['order-writer'] = await startReady('order-writer');
   if (!skip.has('reconciler')) procs.reconciler = await startReady('reconciler');
+  for (const extra of options.with ?? []) procs[extra] = await startReady(extra);
   const api = new Api(`http://127.0.0.1:${port}`);
   const { token } = await api.login(ADMIN.email, ADMIN.password);
   const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
