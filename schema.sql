@@ -98,3 +98,14 @@ CREATE TABLE IF NOT EXISTS reconciler_drift (
   measured_at timestamptz NOT NULL,
   repaired_at timestamptz
 );
+
+-- Transactional outbox: one row per order status change, written in the same
+-- transaction as the change (common/order-status.ts); notifier and analytics read it.
+CREATE TABLE IF NOT EXISTS order_events (
+  event_id   bigserial PRIMARY KEY,
+  order_id   uuid NOT NULL REFERENCES orders (order_id),
+  status     text NOT NULL,
+  reason     text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (order_id, status)
+);

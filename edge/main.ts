@@ -50,6 +50,7 @@ async function main(): Promise<void> {
   productRoutes(router, deps);
   flashSaleRoutes(router, deps);
   orderRoutes(router, deps);
+  // New route modules are registered above this line.
   router.fallback();
 
   const listenSocket = await new Promise<unknown>((resolve, reject) => {

@@ -70,6 +70,7 @@ export const schemas = {
       },
     },
   },
+  // New request schemas go above this line, one entry each (name: JSON Schema).
 } as const;
 
 export type SchemaName = keyof typeof schemas;
