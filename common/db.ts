@@ -13,3 +13,19 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
 }
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
+
+/** Runs `work` in a transaction on one pooled client: COMMIT on success, ROLLBACK on any error. */
+export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

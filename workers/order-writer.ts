@@ -10,7 +10,7 @@
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
-import type { Pool, PoolClient } from '../common/db.js';
+import { withTransaction, type Pool } from '../common/db.js';
 import type { Logger } from '../common/logger.js';
 import type { AcceptedOrder } from '../common/order.js';
 import { commitReservation, releaseReservation } from '../common/stock.js';
@@ -131,10 +131,8 @@ export class OrderWriter {
     return 'expired';
   }
 
-  private async persist(orders: AcceptedOrder[], outcomes: ('live' | 'expired')[]): Promise<number> {
-    const client: PoolClient = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+  private persist(orders: AcceptedOrder[], outcomes: ('live' | 'expired')[]): Promise<number> {
+    return withTransaction(this.pool, async (client) => {
       await client.query(STAGING);
       await copyRows(client, 'order_staging', orders.map((o, i) => {
         const live = outcomes[i] === 'live';
@@ -144,13 +142,7 @@ export class OrderWriter {
       }));
       await faultPoint('writer.after-copy');
       const { rows } = await client.query<{ inserted: number }>(INSERT_FROM_STAGING);
-      await client.query('COMMIT');
       return rows[0]?.inserted ?? 0;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 }
