@@ -50,10 +50,6 @@ export interface Config {
 }
 
 export function loadConfig(): Config {
-  const jwtSecret = str('JWT_SECRET', '');
-  if (jwtSecret.length < 16) {
-    throw new Error('JWT_SECRET must be set to at least 16 characters (infra/start.sh generates one)');
-  }
   return {
     port: int('PORT', 8080),
     host: str('HOST', '0.0.0.0'),
@@ -61,7 +57,7 @@ export function loadConfig(): Config {
     databaseUrl: str('DATABASE_URL', 'postgres://postgres@127.0.0.1:5440/flashsale'),
     kafkaBrokers: str('KAFKA_BROKERS', '127.0.0.1:9093').split(',').map((b) => b.trim()).filter(Boolean),
     kafkaClientId: str('KAFKA_CLIENT_ID', 'flashsale'),
-    jwtSecret,
+    jwtSecret: str('JWT_SECRET', ''),
     jwtTtlSeconds: int('JWT_TTL_SECONDS', 3600),
     adminEmail: process.env.ADMIN_EMAIL || undefined,
     adminPassword: process.env.ADMIN_PASSWORD || undefined,

@@ -33,3 +33,10 @@ export class DependencyUnavailableError extends PipelineError {
     this.dependency = dependency;
   }
 }
+
+/** Redis lost its memory and the hot counters are not rebuilt yet: wait and try again. */
+export class CountersNotReadyError extends PipelineError {
+  constructor() {
+    super('Redis counters are being rebuilt from Postgres and Kafka', { retriable: true });
+  }
+}

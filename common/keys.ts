@@ -38,3 +38,13 @@ export const ACTIVE_PRODUCTS_KEY = 'idx:active-products';
 
 /** Drift per product as the reconciler last measured it (productId -> units). */
 export const DRIFT_KEY = 'stats:drift';
+
+/**
+ * Set once the hot counters in Redis are whole (after the first build or a rebuild).
+ * Its absence means Redis lost its memory: the edge refuses orders (503) until the
+ * reconciler has rebuilt the counters from Postgres and Kafka.
+ */
+export const COUNTERS_READY_KEY = 'sys:counters-ready';
+
+/** Held by the one process rebuilding the counters. */
+export const REBUILD_LOCK_KEY = 'sys:rebuild-lock';

@@ -12,6 +12,8 @@ export function createRedis(url: string, options: { autoPipelining?: boolean } =
     lazyConnect: false,
   });
   defineScripts(redis);
+  // Connection errors surface on the commands themselves (as 503s, retries, or a rebuild).
+  redis.on('error', () => undefined);
   return redis;
 }
 export type { Redis };

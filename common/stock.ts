@@ -23,10 +23,12 @@ export async function releaseReservation(
   return { released: false, stateFound: reply[0] ?? 'missing' };
 }
 
-/** Claims a reservation for a persisted order: 'live', or 'gone' when it was released. */
-export async function commitReservation(redis: Redis, productId: string, orderId: string, ttlSeconds: number): Promise<'live' | 'gone'> {
+export type CommitOutcome = 'live' | 'gone' | 'unready';
+
+/** Claims a reservation for a persisted order: 'live'; 'gone' when it was released; 'unready' while Redis is being rebuilt. */
+export async function commitReservation(redis: Redis, productId: string, orderId: string, ttlSeconds: number): Promise<CommitOutcome> {
   const k = productKeys(productId);
-  return (await runScript(redis, 'commit', [reservationKey(productId, orderId), k.held, k.reserved], [orderId, ttlSeconds])) as 'live' | 'gone';
+  return (await runScript(redis, 'commit', [reservationKey(productId, orderId), k.held, k.reserved, k.info], [orderId, ttlSeconds])) as CommitOutcome;
 }
 
 export interface Availability { available: number; liveSaleId: string | null; saleState: string | null }

@@ -34,7 +34,9 @@ export async function verifyPassword(password: string, stored: string): Promise<
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
 
 export class TokenVerifier {
-  constructor(private readonly secret: string, private readonly ttlSeconds: number) {}
+  constructor(private readonly secret: string, private readonly ttlSeconds: number) {
+    if (secret.length < 16) throw new Error('JWT_SECRET must be set to at least 16 characters (infra/start.sh generates one)');
+  }
 
   issue(user: AuthUser, nowSeconds = Math.floor(Date.now() / 1000)): string {
     const payload = Buffer.from(JSON.stringify({

@@ -39,6 +39,7 @@ async function main(): Promise<void> {
   }, log);
   await producer.connect();
   const decision = new OrderDecision(redis, producer, { holdMs: config.holdMs, idempotencyTtlSeconds: config.idempotencyTtlSeconds }, log);
+  decision.watchCounters();
   const tokens = new TokenVerifier(config.jwtSecret, config.jwtTtlSeconds);
   const deps: EdgeDeps = { config, log, pool, redis, kafkaAdmin, producer, decision, tokens };
   await ensureAdmin(deps);
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'edge stopping');
     uws.us_listen_socket_close(listenSocket as never);
+    decision.stopWatching();
     await producer.close();
     await Promise.allSettled([kafkaAdmin.disconnect(), redis.quit(), pool.end()]);
     process.exit(0);

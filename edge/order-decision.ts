@@ -11,7 +11,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../common/logger.js';
-import { productKeys, reservationKey, acceptedOrderKey, ACTIVE_PRODUCTS_KEY } from '../common/keys.js';
+import { productKeys, reservationKey, acceptedOrderKey, ACTIVE_PRODUCTS_KEY, COUNTERS_READY_KEY } from '../common/keys.js';
 import { runScript } from '../common/scripts.js';
 import { releaseReservation } from '../common/stock.js';
 import { ProduceFailedError, DependencyUnavailableError } from '../common/errors.js';
@@ -52,6 +52,9 @@ export class OrderDecision {
   private readonly inFlight = new Map<string, Promise<Decision>>();
   private readonly activeProducts = new Set<string>();
   readonly soldOut = new SoldOutFlags(250);
+  /** Whether Redis holds whole counters (the rebuild marker), refreshed every half second. */
+  countersReady = true;
+  private readyTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -59,6 +62,23 @@ export class OrderDecision {
     private readonly settings: DecisionSettings,
     private readonly log: Logger,
   ) {}
+
+  /** Watches the ready marker: while Redis is being rebuilt, orders get 503. */
+  watchCounters(intervalMs = 500): void {
+    const check = () => {
+      this.redis.exists(COUNTERS_READY_KEY).then(
+        (n) => { this.countersReady = n === 1; },
+        () => { /* Redis down: the order calls themselves fail with 503 */ },
+      );
+    };
+    check();
+    this.readyTimer = setInterval(check, intervalMs);
+    this.readyTimer.unref();
+  }
+
+  stopWatching(): void {
+    clearInterval(this.readyTimer);
+  }
 
   place(request: OrderRequest): Promise<Decision> {
     const orderId = orderIdFor(request.userId, request.idempotencyKey);
@@ -70,6 +90,7 @@ export class OrderDecision {
   }
 
   private async decide(orderId: string, request: OrderRequest): Promise<Decision> {
+    if (!this.countersReady) return { kind: 'unavailable', orderId, reason: 'stock counters are being rebuilt' };
     const lines = [...request.lines].sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
     const flagged = lines.find((l) => this.soldOut.isSet(l.productId));
     // A product known to be sold out costs one EXISTS (is this a replay?) instead of the script.
@@ -90,6 +111,10 @@ export class OrderDecision {
       if (stop.code === 'reused') return { kind: 'key-reused', orderId };
       if (stop.code === 'refused') {
         if (stop.refusal === 'sold-out') this.soldOut.set(stop.productId);
+        if (stop.refusal === 'unknown-product' && !(await this.redisCall(() => this.redis.exists(COUNTERS_READY_KEY)))) {
+          this.countersReady = false; // Redis lost its memory: not an unknown product, a rebuild to wait for
+          return { kind: 'unavailable', orderId, reason: 'stock counters are being rebuilt' };
+        }
         return { kind: 'refused', orderId, code: stop.refusal, productId: stop.productId, detail: stop.detail };
       }
     }

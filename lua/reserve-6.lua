@@ -34,7 +34,8 @@ local fingerprint = ARGV[5]
 
 local rec = redis.call('HMGET', KEYS[5], 'st', 'h', 's', 'p', 'c', 'why', 'd')
 if rec[1] then
-  if rec[2] ~= fingerprint then return {'reused'} end
+  -- '*': a record restored by the counter rebuild, whose request fingerprint is unknown
+  if rec[2] ~= fingerprint and rec[2] ~= '*' then return {'reused'} end
   if rec[1] == 'refused' then return {'refused', rec[6], rec[7]} end
   -- A release that proves the order never existed lets a retry decide afresh.
   local retryable = rec[1] == 'released' and (rec[6] == 'produce-failed' or rec[6] == 'compensated')

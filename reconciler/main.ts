@@ -7,6 +7,7 @@ import { createRedis } from '../common/redis.js';
 import { createKafka, ensureTopics } from '../common/kafka.js';
 import { sleep } from '../common/retry.js';
 import { Reconciler } from './reconciler.js';
+import { CounterRebuild } from './rebuild.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -19,6 +20,15 @@ async function main(): Promise<void> {
   await admin.connect();
   await ensureTopics(admin, config.orderPartitions);
   const reconciler = new Reconciler(redis, pool, admin, { idempotencyTtlSeconds: config.idempotencyTtlSeconds }, log);
+  const rebuild = new CounterRebuild(redis, pool, kafka, admin, { idempotencyTtlSeconds: config.idempotencyTtlSeconds }, log);
+
+  if (process.argv.includes('--rebuild')) {
+    // `npm run rebuild-redis`: drop the product keys and rebuild them now, then exit.
+    const report = await rebuild.run({ clearFirst: true });
+    process.stdout.write(report ? `rebuilt: ${JSON.stringify(report)}\n` : 'another process is rebuilding; try again shortly\n');
+    await Promise.allSettled([admin.disconnect(), redis.quit(), pool.end()]);
+    process.exit(report ? 0 : 1);
+  }
 
   let running = true;
   const stop = (signal: string) => {
@@ -32,6 +42,8 @@ async function main(): Promise<void> {
   let nextDrift = Date.now() + config.driftIntervalMs;
   while (running) {
     try {
+      // No ready marker: Redis lost its memory (or never had counters). Rebuild before anything else.
+      if (!(await rebuild.ready())) await rebuild.run();
       await reconciler.sweep();
       if (Date.now() >= nextDrift) {
         nextDrift = Date.now() + config.driftIntervalMs;

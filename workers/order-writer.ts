@@ -16,6 +16,7 @@ import type { AcceptedOrder } from '../common/order.js';
 import { commitReservation, releaseReservation } from '../common/stock.js';
 import { faultPoint } from '../common/faults.js';
 import { retry } from '../common/retry.js';
+import { CountersNotReadyError } from '../common/errors.js';
 import { TOPICS, GROUPS } from '../common/topics.js';
 import { copyRows } from '../common/copy.js';
 
@@ -121,14 +122,25 @@ export class OrderWriter {
     return { orders: orders.length, inserted, live, expired: orders.length - live };
   }
 
-  /** Claims every line's reservation; if any is gone, gives back the ones claimed. */
-  private async claim(order: AcceptedOrder): Promise<'live' | 'expired'> {
+  /**
+   * Claims every line's reservation; if any is gone, gives back the ones claimed.
+   * While Redis is being rebuilt after losing its memory, waits (retrying) rather
+   * than calling a reservation gone: the rebuild restores the in-flight ones.
+   */
+  private claim(order: AcceptedOrder): Promise<'live' | 'expired'> {
     const ttl = this.settings.idempotencyTtlSeconds;
-    const states = await Promise.all(order.items.map((i) => commitReservation(this.redis, i.productId, order.orderId, ttl)));
-    if (states.every((s) => s === 'live')) return 'live';
-    await Promise.all(order.items.filter((_, i) => states[i] === 'live').map((i) =>
-      releaseReservation(this.redis, i.productId, order.orderId, 'order-expired', ['committed'], ttl)));
-    return 'expired';
+    return retry(async () => {
+      const states = await Promise.all(order.items.map((i) => commitReservation(this.redis, i.productId, order.orderId, ttl)));
+      if (states.includes('unready')) throw new CountersNotReadyError();
+      if (states.every((s) => s === 'live')) return 'live';
+      await Promise.all(order.items.filter((_, i) => states[i] === 'live').map((i) =>
+        releaseReservation(this.redis, i.productId, order.orderId, 'order-expired', ['committed'], ttl)));
+      return 'expired';
+    }, {
+      retries: 600, baseMs: 100, maxMs: 1_000,
+      isRetriable: (error) => error instanceof CountersNotReadyError,
+      onRetry: (_error, attempt) => { if (attempt === 1) this.log.warn({ orderId: order.orderId }, 'Redis counters are being rebuilt; waiting'); },
+    });
   }
 
   private persist(orders: AcceptedOrder[], outcomes: ('live' | 'expired')[]): Promise<number> {

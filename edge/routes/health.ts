@@ -2,7 +2,7 @@
 import type { Router } from '../http.js';
 import type { EdgeDeps } from '../deps.js';
 
-type Health = 'up' | 'down';
+type Health = 'up' | 'down' | 'rebuilding';
 
 async function probe(check: () => Promise<unknown>, timeoutMs = 1_000): Promise<Health> {
   let timer: NodeJS.Timeout | undefined;
@@ -23,7 +23,7 @@ export function healthRoutes(router: Router, deps: EdgeDeps): void {
     summary: 'Readiness, naming each dependency that is down',
     access: 'anyone',
     handler: async () => {
-      const [redis, postgres, kafka] = await Promise.all([
+      const [redisUp, postgres, kafka] = await Promise.all([
         probe(() => deps.redis.ping()),
         probe(() => deps.pool.query('SELECT 1')),
         probe(async () => {
@@ -31,8 +31,10 @@ export function healthRoutes(router: Router, deps: EdgeDeps): void {
           if (!deps.producer.healthy) throw new Error('no producer connected');
         }),
       ]);
+      // Redis answering without whole counters is rebuilding: orders wait for it (503).
+      const redis: Health = redisUp === 'up' && !deps.decision.countersReady ? 'rebuilding' : redisUp;
       const dependencies = { redis, postgres, kafka };
-      const down = Object.entries(dependencies).filter(([, h]) => h === 'down').map(([name]) => name);
+      const down = Object.entries(dependencies).filter(([, h]) => h !== 'up').map(([name]) => name);
       return down.length === 0
         ? { status: 200, body: { status: 'ready', dependencies } }
         : { status: 503, body: { status: 'not-ready', down, dependencies }, headers: { 'retry-after': '1' } };

@@ -29,9 +29,12 @@ export async function startStack(options: { edgeEnv?: Record<string, string>; wi
   if (!skip.has('reconciler')) procs.reconciler = await startReady('reconciler');
   for (const extra of options.with ?? []) procs[extra] = await startReady(extra);
   const api = new Api(`http://127.0.0.1:${port}`);
+  // Orders are taken once every dependency answers and the counters in Redis are whole.
+  if (!skip.has('reconciler')) await eventually(async () => (await api.request('GET', '/readyz')).status === 200, 60_000, 'the edge ready');
   const { token } = await api.login(ADMIN.email, ADMIN.password);
   const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
   const redis = new Redis(env.REDIS_URL!);
+  redis.on('error', () => undefined); // fault tests restart Redis; commands retry on reconnect
   return {
     api, adminToken: token, db, redis, procs, edgeEnv,
     async stop() {
