@@ -60,6 +60,27 @@ describe('the order writer killed at a fault point', () => {
   }
 });
 
+describe('Postgres restarted', () => {
+  it('keeps taking orders (no Postgres on the order path) and the writer persists them all once it is back', async () => {
+    const productId = await stack.api.createProduct(stack.adminToken, 50);
+    const writer = await startReady('order-writer');
+    try {
+      await services('pg-stop');
+      let orderIds: string[];
+      try {
+        orderIds = await placeAccepted(productId, 10);
+      } finally {
+        await services('pg-start');
+      }
+      await eventually(async () => (await ordersInDb(stack.db, productId).catch(() => -1)) === 10, 60_000, '10 orders persisted');
+      await persistedOnce(productId, orderIds);
+      expect(await stack.api.available(productId)).toBe(40);
+    } finally {
+      await writer.kill('SIGTERM');
+    }
+  });
+});
+
 describe('the edge killed between reserve and produce', () => {
   it('gets its units back from the reconciler once the hold runs out', async () => {
     const productId = await stack.api.createProduct(stack.adminToken, 10);
