@@ -11,7 +11,8 @@ COPY reconciler reconciler
 COPY infra/demo-seed.ts infra/demo-seed.ts
 COPY lua lua
 COPY migrations migrations
-RUN npx tsc -p tsconfig.json
+COPY ops ops
+RUN node ops/build.mjs && npx tsc -p tsconfig.json
 
 FROM node:20-bookworm-slim
 WORKDIR /app

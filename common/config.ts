@@ -46,7 +46,28 @@ export interface Config {
   /** Kafka consumer session timeout: how soon a dead worker's partitions move on. */
   kafkaSessionTimeoutMs: number;
   pgPoolSize: number;
+  /** Catalog caches of each edge (edge/catalog.ts): product details and search answers, entries and TTL. */
+  catalogCacheEntries: number;
+  catalogCacheTtlMs: number;
+  searchCacheEntries: number;
+  searchCacheTtlMs: number;
+  /** How often an edge checks low-stock thresholds against the counters (0: never). */
+  lowStockIntervalMs: number;
   logLevel: string;
+  /** Payments (common/payments.ts): the provider's secret key; unset = no payments in this process. */
+  stripeSecretKey: string | undefined;
+  /** Secret that signs the provider's webhook events. */
+  stripeWebhookSecret: string | undefined;
+  /** Sandbox override of the provider's address (e.g. http://127.0.0.1:12111); unset = Stripe itself. */
+  stripeApiBase: string | undefined;
+  /** Attempts at one payment call (timeouts, 5xx) before its message is dead-lettered. */
+  paymentMaxAttempts: number;
+  /** How long an order may wait in pending_payment (e.g. for 3-D Secure) before it expires. */
+  paymentHoldMs: number;
+  /** Deadline of one call to the payment provider. */
+  paymentTimeoutMs: number;
+  /** Payments the settler has in flight at once (across partitions). */
+  paymentConcurrency: number;
 }
 
 export function loadConfig(): Config {
@@ -74,6 +95,18 @@ export function loadConfig(): Config {
     writerPartitionsConcurrently: int('WRITER_PARTITIONS_CONCURRENTLY', 3),
     kafkaSessionTimeoutMs: int('KAFKA_SESSION_TIMEOUT_MS', 10_000),
     pgPoolSize: int('PG_POOL_SIZE', 10),
+    catalogCacheEntries: int('CATALOG_CACHE_ENTRIES', 200_000),
+    catalogCacheTtlMs: int('CATALOG_CACHE_TTL_MS', 60_000),
+    searchCacheEntries: int('SEARCH_CACHE_ENTRIES', 10_000),
+    searchCacheTtlMs: int('SEARCH_CACHE_TTL_MS', 30_000),
+    lowStockIntervalMs: int('LOW_STOCK_INTERVAL_MS', 5_000),
     logLevel: str('LOG_LEVEL', 'info'),
+    stripeSecretKey: process.env.STRIPE_SECRET_KEY || undefined,
+    stripeWebhookSecret: process.env.STRIPE_WEBHOOK_SECRET || undefined,
+    stripeApiBase: process.env.STRIPE_API_BASE || undefined,
+    paymentMaxAttempts: int('PAYMENT_MAX_ATTEMPTS', 5),
+    paymentHoldMs: int('PAYMENT_HOLD_MS', 900_000),
+    paymentTimeoutMs: int('PAYMENT_TIMEOUT_MS', 10_000),
+    paymentConcurrency: int('PAYMENT_CONCURRENCY', 256),
   };
 }

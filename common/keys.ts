@@ -39,6 +39,9 @@ export const ACTIVE_PRODUCTS_KEY = 'idx:active-products';
 /** Drift per product as the reconciler last measured it (productId -> units). */
 export const DRIFT_KEY = 'stats:drift';
 
+/** Each process's metrics snapshot (field `process|host:pid` -> JSON), merged by the edge's /metrics. */
+export const METRICS_SNAPSHOTS_KEY = 'stats:metrics';
+
 /**
  * Set once the hot counters in Redis are whole (after the first build or a rebuild).
  * Its absence means Redis lost its memory: the edge refuses orders (503) until the
@@ -48,3 +51,14 @@ export const COUNTERS_READY_KEY = 'sys:counters-ready';
 
 /** Held by the one process rebuilding the counters. */
 export const REBUILD_LOCK_KEY = 'sys:rebuild-lock';
+
+/** A user's cart copy (hash: v = version, id = cartId, lines = JSON); Postgres holds the record. */
+export function cartKey(userId: string): string {
+  return `cart:${userId}`;
+}
+
+/** Held for one sweep interval by the edge that checks low-stock thresholds, so one edge sweeps at a time. */
+export const LOW_STOCK_SWEEP_KEY = 'sys:low-stock-sweep';
+
+/** Pub/sub channel: the id of a product that changed, so every edge drops its cached copies. */
+export const CATALOG_CHANGES_CHANNEL = 'catalog:changes';

@@ -29,6 +29,13 @@ export const LIVE_STATUSES: readonly OrderStatus[] = ORDER_STATUSES.filter(
   (s) => s !== 'failed' && s !== 'cancelled' && s !== 'expired',
 );
 
+export function isLive(status: OrderStatus): boolean {
+  return LIVE_STATUSES.includes(status);
+}
+
+/** Statuses whose payment has been taken (a cancellation refunds it). */
+export const PAID_STATUSES: readonly OrderStatus[] = ['paid', 'confirmed', 'shipped', 'delivered'];
+
 export interface OrderLine {
   productId: string;
   quantity: number;

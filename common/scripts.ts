@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 
 export const SCRIPT_NAMES = [
   'reserve', 'queue', 'commit', 'release', 'sale-open', 'sale-close', 'available', 'counters',
+  'stock-adjust', 'sale-update', 'quote', 'cart-put',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

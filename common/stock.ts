@@ -6,7 +6,9 @@ import type { Redis } from 'ioredis';
 import { productKeys, reservationKey } from './keys.js';
 import { runScript } from './scripts.js';
 
-export type ReleaseReason = 'produce-failed' | 'compensated' | 'expired' | 'order-expired';
+export type ReleaseReason = 'produce-failed' | 'compensated' | 'expired' | 'order-expired'
+  // an order's payment failed, it was cancelled, or its payment was not completed in time (common/settlement.ts)
+  | 'payment-failed' | 'cancelled' | 'payment-expired';
 
 export interface ReleaseResult { released: boolean; stateFound: string; returnedTo?: 'sale' | 'stock' }
 

@@ -11,6 +11,7 @@ import { DependencyUnavailableError } from '../common/errors.js';
 import { HttpProblem, problems } from './problems.js';
 import type { AuthUser, Role, TokenVerifier } from './auth.js';
 import type { BodyValidator } from './schemas.js';
+import { routeTimer, type RouteTimer } from '../common/metrics.js';
 
 export interface RequestContext<Body = unknown> {
   method: string;
@@ -59,6 +60,9 @@ const statusLine = (status: number): string => {
   return line;
 };
 
+/** Per request: answered yet, and the route's timer (metrics) with the start time. */
+interface RequestState { aborted: boolean; timer?: RouteTimer; started?: number }
+
 const REQUEST_ID_RE = /^[\w.:-]{1,128}$/;
 
 /** What the router knows of a route, for the OpenAPI document. */
@@ -105,9 +109,10 @@ export class Router {
     });
     const paramNames = [...pattern.matchAll(/:(\w+)/g)].map((m) => m[1]!);
     const headerNames = ['content-type', 'content-length', ...(spec.headers ?? [])];
+    const timer = routeTimer(method === 'del' ? 'delete' : method, pattern);
     this.app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
       // uWS requests live only until the first await: read everything now.
-      const state = { aborted: false };
+      const state: RequestState = { aborted: false, timer, started: timer ? performance.now() : 0 };
       res.onAborted(() => { state.aborted = true; });
       const requestId = this.requestIdOf(req);
       const headers: Record<string, string> = {};
@@ -229,7 +234,7 @@ export class Router {
     });
   }
 
-  private send(res: HttpResponse, state: { aborted: boolean }, requestId: string, reply: Reply): void {
+  private send(res: HttpResponse, state: RequestState, requestId: string, reply: Reply): void {
     if (state.aborted) return;
     state.aborted = true; // one reply per request
     const isProblem = reply.status >= 400;
@@ -242,6 +247,7 @@ export class Router {
       if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]!);
       res.end(payload);
     });
+    state.timer?.observe(reply.status, state.started!);
   }
 }
 

@@ -18,8 +18,16 @@ import type { EdgeDeps } from './deps.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes, ensureAdmin } from './routes/users.js';
 import { productRoutes } from './routes/products.js';
+import { reviewRoutes } from './routes/reviews.js';
 import { flashSaleRoutes } from './routes/flash-sales.js';
 import { orderRoutes } from './routes/orders.js';
+import { orderActionRoutes } from './routes/order-actions.js';
+import { paymentRoutes } from './routes/payments.js';
+import { deadLetterRoutes } from './routes/ops-dead-letters.js';
+import { opsRoutes } from './routes/ops.js';
+import { cartRoutes } from './routes/cart.js';
+import { inventoryRoutes } from './routes/inventory.js';
+import { startLowStockSweep } from './inventory-low-stock.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -51,7 +59,15 @@ async function main(): Promise<void> {
   productRoutes(router, deps);
   flashSaleRoutes(router, deps);
   orderRoutes(router, deps);
+  opsRoutes(router, deps, app);
+  reviewRoutes(router, deps);
+  cartRoutes(router, deps);
+  inventoryRoutes(router, deps);
+  orderActionRoutes(router, deps);
+  paymentRoutes(router, deps);
+  deadLetterRoutes(router, deps);
   // New route modules are registered above this line.
+  const stopLowStockSweep = startLowStockSweep(deps, config.lowStockIntervalMs);
   router.fallback();
 
   const listenSocket = await new Promise<unknown>((resolve, reject) => {
@@ -66,6 +82,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'edge stopping');
     uws.us_listen_socket_close(listenSocket as never);
     decision.stopWatching();
+    stopLowStockSweep();
     await producer.close();
     await Promise.allSettled([kafkaAdmin.disconnect(), redis.quit(), pool.end()]);
     process.exit(0);

@@ -19,9 +19,10 @@ import { faultPoint } from '../common/faults.js';
 import { orderIdFor } from '../common/ids.js';
 import type { AcceptedOrder, OrderLine, ShippingAddress } from '../common/order.js';
 import type { OrderProducer } from './order-producer.js';
+import type { DecisionOutcome } from '../common/metrics.js';
 import { SoldOutFlags } from './sold-out-flags.js';
 
-export type RefusalCode = 'unknown-product' | 'sold-out' | 'limit-exceeded' | 'sale-paused' | 'sale-not-started';
+export type RefusalCode = 'unknown-product' | 'sold-out' | 'limit-exceeded' | 'sale-paused' | 'sale-not-started' | 'mixed-currency';
 
 export type Decision =
   | { kind: 'accepted'; orderId: string; replay: boolean }
@@ -29,6 +30,16 @@ export type Decision =
   | { kind: 'key-reused'; orderId: string }
   | { kind: 'key-expired'; orderId: string }
   | { kind: 'unavailable'; orderId: string; reason: string };
+
+/** A decision as the metrics count it: sold-out and limit-exceeded apart, other refusals `rejected`, 503s `unavailable`. */
+export function decisionOutcome(decision: Decision): DecisionOutcome {
+  switch (decision.kind) {
+    case 'accepted': return 'accepted';
+    case 'unavailable': return 'unavailable';
+    case 'refused': return decision.code === 'sold-out' || decision.code === 'limit-exceeded' ? decision.code : 'rejected';
+    default: return 'rejected';
+  }
+}
 
 export interface OrderRequest {
   userId: string;
@@ -117,6 +128,12 @@ export class OrderDecision {
         }
         return { kind: 'refused', orderId, code: stop.refusal, productId: stop.productId, detail: stop.detail };
       }
+    }
+    const currencies = new Set(replies.map((r) => (r as Extract<LineReply, { code: 'ok' | 'dup' }>).currency));
+    if (currencies.size > 1) {
+      // One order, one currency: a total across currencies would mean nothing.
+      await this.releaseAll(orderId, fresh, 'compensated');
+      return { kind: 'refused', orderId, code: 'mixed-currency', productId: replies[replies.length - 1]!.productId, detail: [...currencies].join(',') };
     }
     const dups = replies.filter((r): r is Extract<LineReply, { code: 'dup' }> => r.code === 'dup');
     if (dups.some((d) => d.state === 'released' && d.reason === 'expired')) return { kind: 'key-expired', orderId };

@@ -10,6 +10,7 @@
 import type { Kafka, Producer, Message } from 'kafkajs';
 import type { Logger } from '../common/logger.js';
 import { ProduceFailedError, ProduceTimeoutError } from '../common/errors.js';
+import { observeProduce } from '../common/metrics.js';
 
 const RECONNECT_DELAY_MS = 500;
 
@@ -110,6 +111,7 @@ export class OrderProducer {
 
   private async sendBatch(index: number, slot: Slot, batch: Pending[]): Promise<void> {
     slot.busy = true;
+    const sentAt = performance.now();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ProduceTimeoutError(this.options.timeoutMs)), this.options.timeoutMs);
@@ -120,12 +122,14 @@ export class OrderProducer {
         deadline,
       ]);
       this.lastError = undefined;
+      observeProduce(this.options.topic, 'ok', sentAt, batch.length);
       for (const p of batch) p.resolve();
     } catch (error) {
       const failure = error instanceof ProduceTimeoutError ? error
         : surelyNotWritten(error) ? new ProduceFailedError(`Kafka refused the send: ${(error as Error).message}`, error)
           : new ProduceTimeoutError(this.options.timeoutMs, error);
       this.lastError = failure;
+      observeProduce(this.options.topic, failure instanceof ProduceTimeoutError ? 'timeout' : 'failed', sentAt, batch.length);
       this.log.warn({ err: (error as Error).message, orders: batch.length, outcome: failure.name }, 'kafka send failed; replacing producer');
       for (const p of batch) p.reject(failure);
       // A failed idempotent producer would reuse its sequence numbers: start a fresh one.

@@ -11,6 +11,17 @@ const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
 const uuid = { type: 'string', format: 'uuid' } as const;
 const cents = { type: 'integer', minimum: 0, maximum: 100_000_000_000 } as const;
 const text = (min: number, max: number) => ({ type: 'string', minLength: min, maxLength: max }) as const;
+const warehouseIdSchema = { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,39}$' } as const;
+
+/** A product's own fields, as created and as updated. */
+const productFields = {
+  name: text(1, 200),
+  description: text(0, 5000),
+  priceCents: cents,
+  currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+  category: text(1, 100),
+  attributes: { type: 'object', maxProperties: 50 },
+} as const;
 
 export const schemas = {
   RegisterRequest: {
@@ -28,15 +39,11 @@ export const schemas = {
   },
   CreateProductRequest: {
     type: 'object', additionalProperties: false, required: ['name', 'priceCents', 'stock', 'category'],
-    properties: {
-      name: text(1, 200),
-      description: text(0, 5000),
-      priceCents: cents,
-      currency: { type: 'string', pattern: '^[A-Z]{3}$' },
-      stock: { type: 'integer', minimum: 0, maximum: 10_000_000 },
-      category: text(1, 100),
-      attributes: { type: 'object', maxProperties: 50 },
-    },
+    properties: { ...productFields, stock: { type: 'integer', minimum: 0, maximum: 10_000_000 } },
+  },
+  // A partial update: any of the product's own fields (stock changes go through inventory).
+  UpdateProductRequest: {
+    type: 'object', additionalProperties: false, minProperties: 1, properties: productFields,
   },
   CreateFlashSaleRequest: {
     type: 'object', additionalProperties: false,
@@ -50,9 +57,14 @@ export const schemas = {
       priceCents: cents,
     },
   },
+  // Either `items` or `cartId` (the signed-in user's cart), never both.
   CreateOrderRequest: {
-    type: 'object', additionalProperties: false, required: ['items', 'paymentMethod', 'shippingAddress'],
+    type: 'object', additionalProperties: false, required: ['paymentMethod', 'shippingAddress'],
+    if: { type: 'object', properties: { cartId: true }, required: ['cartId'] },
+    then: { type: 'object', properties: { items: false } },
+    else: { type: 'object', properties: { items: true }, required: ['items'] },
     properties: {
+      cartId: uuid,
       items: {
         type: 'array', minItems: 1, maxItems: 50,
         items: {
@@ -68,6 +80,69 @@ export const schemas = {
           region: text(0, 100), postalCode: text(1, 20), country: { type: 'string', pattern: '^[A-Z]{2}$' },
         },
       },
+    },
+  },
+  AddCartItemRequest: {
+    type: 'object', additionalProperties: false, required: ['productId', 'quantity'],
+    properties: { productId: uuid, quantity: { type: 'integer', minimum: 1, maximum: 1000 } },
+  },
+  SetCartItemRequest: {
+    type: 'object', additionalProperties: false, required: ['productId', 'quantity'],
+    properties: { productId: uuid, quantity: { type: 'integer', minimum: 0, maximum: 1000 } },
+  },
+  MergeCartRequest: {
+    type: 'object', additionalProperties: false, required: ['items'],
+    properties: {
+      items: {
+        type: 'array', maxItems: 100,
+        items: {
+          type: 'object', additionalProperties: false, required: ['productId', 'quantity'],
+          properties: { productId: uuid, quantity: { type: 'integer', minimum: 1, maximum: 1000 } },
+        },
+      },
+    },
+  },
+  InventoryAdjustmentRequest: {
+    type: 'object', additionalProperties: false, required: ['delta', 'reason'],
+    properties: {
+      warehouseId: warehouseIdSchema,
+      delta: { type: 'integer', minimum: -10_000_000, maximum: 10_000_000 },
+      reason: text(1, 200),
+    },
+  },
+  InventoryTransferRequest: {
+    type: 'object', additionalProperties: false, required: ['productId', 'fromWarehouseId', 'toWarehouseId', 'quantity'],
+    properties: {
+      productId: uuid, fromWarehouseId: warehouseIdSchema, toWarehouseId: warehouseIdSchema,
+      quantity: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+      reason: text(1, 200),
+    },
+  },
+  InventorySettingsRequest: {
+    type: 'object', additionalProperties: false, required: ['lowStockThreshold'],
+    properties: { lowStockThreshold: { type: 'integer', minimum: 0, maximum: 10_000_000 } },
+  },
+  CreateWarehouseRequest: {
+    type: 'object', additionalProperties: false, required: ['warehouseId', 'name'],
+    properties: { warehouseId: warehouseIdSchema, name: text(1, 100) },
+  },
+  UpdateFlashSaleRequest: {
+    type: 'object', additionalProperties: false,
+    properties: {
+      status: { type: 'string', enum: ['paused', 'live', 'ended'] },
+      quantity: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+    },
+  },
+  CreateReviewRequest: {
+    type: 'object', additionalProperties: false, required: ['rating'],
+    properties: { rating: { type: 'integer', minimum: 1, maximum: 5 }, title: text(0, 200), body: text(0, 5000) },
+  },
+  /** A payment provider's event (Stripe's event object); the signature is checked on the raw body. */
+  PaymentWebhookEvent: {
+    type: 'object', required: ['id', 'type', 'data'],
+    properties: {
+      id: text(1, 255), type: text(1, 255),
+      data: { type: 'object', required: ['object'], properties: { object: { type: 'object' } } },
     },
   },
   // New request schemas go above this line, one entry each (name: JSON Schema).
@@ -91,6 +166,7 @@ function fieldOf(error: ErrorObject): string {
 function messageOf(error: ErrorObject): string {
   if (error.keyword === 'additionalProperties') return 'is not an allowed field';
   if (error.keyword === 'required') return 'is required';
+  if (error.keyword === 'false schema') return 'is not allowed together with the other fields sent';
   return error.message ?? 'is invalid';
 }
 
@@ -98,6 +174,7 @@ export function toFieldErrors(errors: ErrorObject[] | null | undefined): FieldEr
   const seen = new Set<string>();
   const out: FieldError[] = [];
   for (const error of errors ?? []) {
+    if (error.keyword === 'if') continue; // its then/else branch's own errors name the fields
     const fieldError = { field: fieldOf(error), message: messageOf(error) };
     const key = `${fieldError.field}:${fieldError.message}`;
     if (!seen.has(key)) { seen.add(key); out.push(fieldError); }

@@ -17,5 +17,6 @@ rm -rf "$DATA_DIR"
 eval "$(bash infra/services.sh up)"
 trap 'bash infra/services.sh down >/dev/null 2>&1 || true' EXIT
 
-npm run build --silent
+# Type errors fail CI in `npm run typecheck`; here tsc still emits, so tests of other parts can run.
+npm run build --silent || echo "[test] tsc reported errors (see above); running the tests on what it emitted" >&2
 npx vitest run "$@"

@@ -4,6 +4,7 @@ import { createLogger } from '../common/logger.js';
 import { createPool } from '../common/db.js';
 import { migrate } from '../common/migrate.js';
 import { createRedis } from '../common/redis.js';
+import { startProcessMetrics } from '../common/metrics.js';
 import { createKafka, ensureTopics } from '../common/kafka.js';
 import { sleep } from '../common/retry.js';
 import { Reconciler } from './reconciler.js';
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  const metrics = startProcessMetrics({ process: 'reconciler', redis, pool });
   log.info({ intervalMs: config.reconcileIntervalMs, driftIntervalMs: config.driftIntervalMs }, 'reconciler running');
 
   let nextDrift = Date.now() + config.driftIntervalMs;
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
     }
     await sleep(config.reconcileIntervalMs);
   }
+  await metrics.stop();
   await Promise.allSettled([admin.disconnect(), redis.quit(), pool.end()]);
   process.exit(0);
 }

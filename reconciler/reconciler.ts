@@ -19,6 +19,7 @@ import { ACTIVE_PRODUCTS_KEY, DRIFT_KEY, productKeys } from '../common/keys.js';
 import { closeSale, openSaleIds, overdueHolds, readCounters, releaseReservation } from '../common/stock.js';
 import { LIVE_STATUSES } from '../common/order.js';
 import { GROUPS, TOPICS } from '../common/topics.js';
+import { recordDrift } from '../common/metrics.js';
 
 export interface ReconcilerSettings { idempotencyTtlSeconds: number }
 
@@ -84,6 +85,7 @@ export class Reconciler {
       const drift = counters.avail + counters.inSales + counters.reserved + row.live - row.stock;
       reports.push({ productId: row.product_id, drift, repaired: await this.judge(row.product_id, drift, logEnd, committed) });
     }
+    recordDrift(reports);
     await this.record(reports);
     return reports;
   }

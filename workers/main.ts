@@ -8,9 +8,11 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { createPool, type Pool } from '../common/db.js';
 import { migrate } from '../common/migrate.js';
 import { createRedis, type Redis } from '../common/redis.js';
+import { startProcessMetrics } from '../common/metrics.js';
 import { createKafka, ensureTopics } from '../common/kafka.js';
 import type { Kafka } from 'kafkajs';
 import { OrderWriter } from './order-writer.js';
+import { startPaymentSettler } from './payment-settler.js';
 
 export interface WorkerContext { config: Config; log: Logger; pool: Pool; redis: Redis; kafka: Kafka }
 type Worker = (ctx: WorkerContext) => Promise<{ stop(): Promise<void> }>;
@@ -26,6 +28,7 @@ const WORKERS: Record<string, Worker> = {
     log.info('order writer consuming');
     return writer;
   },
+  'payment-settler': (ctx) => startPaymentSettler(ctx),
 };
 
 async function main(): Promise<void> {
@@ -47,9 +50,11 @@ async function main(): Promise<void> {
   await admin.disconnect();
 
   const worker = await start({ config, log, pool, redis, kafka });
+  const metrics = startProcessMetrics({ process: name, redis, pool });
   const stop = async (signal: string) => {
     log.info({ signal }, `${name} stopping`);
     await worker.stop();
+    await metrics.stop();
     await Promise.allSettled([redis.quit(), pool.end()]);
     process.exit(0);
   };

@@ -19,6 +19,7 @@ import { retry } from '../common/retry.js';
 import { CountersNotReadyError } from '../common/errors.js';
 import { TOPICS, GROUPS } from '../common/topics.js';
 import { copyRows } from '../common/copy.js';
+import { observeWriterBatch } from '../common/metrics.js';
 
 export interface OrderWriterSettings {
   idempotencyTtlSeconds: number;
@@ -102,6 +103,7 @@ export class OrderWriter {
     }
     const started = performance.now();
     const result = await this.write(orders);
+    observeWriterBatch(result, started);
     const last = batch.messages[batch.messages.length - 1]!.offset;
     await faultPoint('writer.after-commit');
     resolveOffset(last);

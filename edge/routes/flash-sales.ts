@@ -1,13 +1,18 @@
-/** Flash sales: create one (setting its units aside), read one or the list with remaining stock. */
+/**
+ * Flash sales: create one (setting its units aside), read one or the list with remaining
+ * stock, and change one while it is open (pause, resume, end early, add units).
+ */
 import type { Router } from '../http.js';
 import type { EdgeDeps } from '../deps.js';
 import { validator } from '../schemas.js';
-import { problems } from '../problems.js';
+import { HttpProblem, problems } from '../problems.js';
 import { uuidParam } from '../params.js';
 import { newId } from '../../common/ids.js';
 import { productKeys } from '../../common/keys.js';
-import { openSale } from '../../common/stock.js';
+import { closeSale, openSale } from '../../common/stock.js';
 import { DependencyUnavailableError } from '../../common/errors.js';
+import { withTransaction } from '../../common/db.js';
+import { updateSale, type SaleOperation, type SaleUpdateResult } from '../inventory-counters.js';
 
 interface CreateFlashSaleBody {
   productId: string; quantity: number; perUserLimit: number; startsAt: string; endsAt: string; priceCents?: number;
@@ -22,6 +27,28 @@ const SALE_COLUMNS = `flash_sale_id AS "flashSaleId", product_id AS "productId",
   price_cents AS "priceCents", starts_at AS "startsAt", ends_at AS "endsAt", state`;
 
 type SaleStatus = 'upcoming' | 'live' | 'paused' | 'ended';
+
+interface UpdateFlashSaleBody { status?: 'paused' | 'live' | 'ended'; quantity?: number }
+
+const OPERATIONS: Record<NonNullable<UpdateFlashSaleBody['status']>, { op: SaleOperation; state: SaleRow['state'] }> = {
+  paused: { op: 'pause', state: 'paused' },
+  live: { op: 'resume', state: 'scheduled' },
+  ended: { op: 'end', state: 'ended' },
+};
+
+/** The problem for a sale change the counters refused. */
+function refusedChange(result: Exclude<SaleUpdateResult, { kind: 'ok' }>, units: number): HttpProblem {
+  switch (result.kind) {
+    case 'insufficient':
+      return new HttpProblem(409, 'insufficient-stock', 'Not enough stock',
+        `${units} more units were asked for but only ${result.avail} are free outside sales and orders`,
+        { errors: [{ field: 'quantity', message: `at most ${result.avail} more units` }], extra: { available: result.avail } });
+    case 'ended':
+      return problems.conflict('sale-ended', 'Sale ended', 'This flash sale has ended; it can no longer change');
+    case 'missing':
+      return problems.unavailable('The counters of this sale are not loaded; try again shortly', 2);
+  }
+}
 
 function statusOf(sale: SaleRow, now: number): SaleStatus {
   if (sale.state === 'ended' || now >= sale.endsAt.getTime()) return 'ended';
@@ -120,6 +147,54 @@ export function flashSaleRoutes(router: Router, deps: EdgeDeps): void {
           ORDER BY starts_at LIMIT 200`, [wanted]);
       const sales = (await present(rows)).filter((s) => wanted === null || s.status === wanted);
       return { status: 200, body: { flashSales: sales, serverTime: new Date().toISOString() } };
+    },
+  });
+
+  router.patch<UpdateFlashSaleBody>('/v1/flash-sales/:flashSaleId', {
+    summary: 'Pause, resume or end a flash sale early, or add units to it (a larger quantity)',
+    access: ['admin'],
+    body: validator('UpdateFlashSaleRequest'),
+    handler: async (ctx) => {
+      const flashSaleId = uuidParam(ctx, 'flashSaleId');
+      const { status, quantity } = ctx.body;
+      if (status === undefined && quantity === undefined) {
+        throw problems.badField('status', 'send status ("paused", "live" or "ended") or a larger quantity');
+      }
+      if (status === 'ended' && quantity !== undefined) throw problems.badField('quantity', 'cannot add units to a sale being ended');
+      const sale = await withTransaction(deps.pool, async (client) => {
+        const { rows } = await client.query<SaleRow>(`SELECT ${SALE_COLUMNS} FROM flash_sales WHERE flash_sale_id = $1 FOR UPDATE`, [flashSaleId]);
+        const row = rows[0];
+        if (!row) throw problems.notFound(`Flash sale ${flashSaleId}`);
+        if (statusOf(row, Date.now()) === 'ended') {
+          if (status === 'ended') return row; // ending an ended sale changes nothing
+          throw refusedChange({ kind: 'ended', remaining: 0 }, 0);
+        }
+        if (quantity !== undefined) {
+          if (quantity <= row.quantity) {
+            throw problems.badField('quantity', `must be larger than the sale's ${row.quantity} units: units can be added, not taken away`);
+          }
+          const grown = await updateSale(deps.redis, row.productId, flashSaleId, 'grow', quantity - row.quantity);
+          if (grown.kind !== 'ok') throw refusedChange(grown, quantity - row.quantity);
+          row.quantity = quantity;
+        }
+        if (status !== undefined) {
+          const { op, state } = OPERATIONS[status];
+          const changed = await updateSale(deps.redis, row.productId, flashSaleId, op);
+          if (changed.kind !== 'ok') throw refusedChange(changed, 0);
+          // Ended: the unsold units go back to stock now (else the reconciler's sweep returns them).
+          if (op === 'end') {
+            await closeSale(deps.redis, row.productId, flashSaleId)
+              .catch((error: unknown) => deps.log.warn({ flashSaleId, err: (error as Error).message }, 'sale ended; the reconciler will return its units'));
+          }
+          row.state = state;
+        }
+        await client.query('UPDATE flash_sales SET quantity = $2, state = $3 WHERE flash_sale_id = $1', [flashSaleId, row.quantity, row.state]);
+        return row;
+      });
+      // Units came back to the product (more sale units, or a sale's units back in stock): sellable at once here.
+      if (quantity !== undefined || status === 'ended') deps.decision.soldOut.clear(sale.productId);
+      const [body] = await present([sale]);
+      return { status: 200, body };
     },
   });
 }

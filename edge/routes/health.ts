@@ -2,7 +2,7 @@
 import type { Router } from '../http.js';
 import type { EdgeDeps } from '../deps.js';
 
-type Health = 'up' | 'down' | 'rebuilding';
+export type Health = 'up' | 'down' | 'rebuilding';
 
 async function probe(check: () => Promise<unknown>, timeoutMs = 1_000): Promise<Health> {
   let timer: NodeJS.Timeout | undefined;
@@ -16,6 +16,19 @@ async function probe(check: () => Promise<unknown>, timeoutMs = 1_000): Promise<
   }
 }
 
+/** Probes Redis, Postgres and Kafka (one second each, in parallel): /readyz and the ops sampler. */
+export async function dependencyHealth(deps: EdgeDeps): Promise<{ redis: Health; postgres: Health; kafka: Health }> {
+  const [redis, postgres, kafka] = await Promise.all([
+    probe(() => deps.redis.ping()),
+    probe(() => deps.pool.query('SELECT 1')),
+    probe(async () => {
+      await deps.kafkaAdmin.describeCluster();
+      if (!deps.producer.healthy) throw new Error('no producer connected');
+    }),
+  ]);
+  return { redis, postgres, kafka };
+}
+
 export function healthRoutes(router: Router, deps: EdgeDeps): void {
   router.get('/healthz', { summary: 'Liveness', access: 'anyone', handler: () => ({ status: 200, body: { status: 'ok' } }) });
 
@@ -23,14 +36,7 @@ export function healthRoutes(router: Router, deps: EdgeDeps): void {
     summary: 'Readiness, naming each dependency that is down',
     access: 'anyone',
     handler: async () => {
-      const [redisUp, postgres, kafka] = await Promise.all([
-        probe(() => deps.redis.ping()),
-        probe(() => deps.pool.query('SELECT 1')),
-        probe(async () => {
-          await deps.kafkaAdmin.describeCluster();
-          if (!deps.producer.healthy) throw new Error('no producer connected');
-        }),
-      ]);
+      const { redis: redisUp, postgres, kafka } = await dependencyHealth(deps);
       // Redis answering without whole counters is rebuilding: orders wait for it (503).
       const redis: Health = redisUp === 'up' && !deps.decision.countersReady ? 'rebuilding' : redisUp;
       const dependencies = { redis, postgres, kafka };

@@ -7,12 +7,16 @@ import { pageParams, uuidParam } from '../params.js';
 import { fingerprint } from '../../common/ids.js';
 import { acceptedOrderKey } from '../../common/keys.js';
 import type { AcceptedOrder, ShippingAddress } from '../../common/order.js';
-import type { Decision } from '../order-decision.js';
+import { decisionOutcome, type Decision } from '../order-decision.js';
+import { countDecision } from '../../common/metrics.js';
 import { DependencyUnavailableError } from '../../common/errors.js';
 import type { AuthUser } from '../auth.js';
+import { CartCheckout } from '../cart-checkout.js';
 
 interface CreateOrderBody {
-  items: { productId: string; quantity: number }[];
+  /** Either items or cartId (edge/schemas.ts). */
+  items?: { productId: string; quantity: number }[];
+  cartId?: string;
   paymentMethod: string;
   shippingAddress: ShippingAddress;
 }
@@ -36,14 +40,31 @@ function refusalProblem(decision: Extract<Decision, { kind: 'refused' }>): HttpP
     case 'unknown-product':
       return new HttpProblem(404, 'unknown-product', 'Unknown product', `Product ${decision.productId} does not exist`,
         { errors: [{ field: 'items.productId', message: `${decision.productId} is not a product` }], extra });
+    case 'mixed-currency':
+      return new HttpProblem(409, 'mixed-currency', 'Mixed currencies',
+        `An order is paid in one currency; these products are priced in ${decision.detail.replace(',', ' and ')}: order them separately`, { extra });
   }
 }
 
-function canSee(user: AuthUser, ownerId: string): boolean {
+export function canSee(user: AuthUser, ownerId: string): boolean {
   return user.role === 'admin' || user.userId === ownerId;
 }
 
+/**
+ * The order's payment as the buyer sees it (common/settlement.ts keeps the payments
+ * table): pending until the first attempt, then the intent's status, refund_pending or
+ * refunded; paymentAction is what the client must do for a payment that needs the
+ * customer (3-D Secure): {type, clientSecret, url}.
+ */
+const PAYMENT_COLUMNS = `
+  COALESCE((SELECT CASE p.refund_status WHEN 'succeeded' THEN 'refunded' WHEN 'pending' THEN 'refund_pending' ELSE p.status END
+              FROM payments p WHERE p.order_id = o.order_id),
+           CASE WHEN o.status = 'pending_payment' THEN 'pending' END) AS "paymentStatus",
+  (SELECT p.next_action FROM payments p
+    WHERE p.order_id = o.order_id AND p.status = 'requires_action' AND o.status = 'pending_payment') AS "paymentAction"`;
+
 export function orderRoutes(router: Router, deps: EdgeDeps): void {
+  const cartCheckout = new CartCheckout(deps);
   router.post<CreateOrderBody>('/v1/orders', {
     summary: 'Place an order (202 once durable in Kafka)',
     access: 'signed-in',
@@ -54,18 +75,28 @@ export function orderRoutes(router: Router, deps: EdgeDeps): void {
       if (!IDEMPOTENCY_KEY_RE.test(key)) {
         throw problems.badField('Idempotency-Key', 'header is required: 1 to 200 visible ASCII characters, one per purchase attempt');
       }
+      const fromCart = ctx.body.cartId === undefined ? undefined
+        : await cartCheckout.prepare(ctx.user!.userId, ctx.body.cartId, key, ctx.rawBody);
       const merged = new Map<string, number>();
-      for (const item of ctx.body.items) merged.set(item.productId.toLowerCase(), (merged.get(item.productId.toLowerCase()) ?? 0) + item.quantity);
-      const decision = await deps.decision.place({
-        userId: ctx.user!.userId,
-        idempotencyKey: key,
-        fingerprint: fingerprint(ctx.rawBody),
-        lines: [...merged].map(([productId, quantity]) => ({ productId, quantity })),
-        paymentMethod: ctx.body.paymentMethod,
-        shippingAddress: ctx.body.shippingAddress,
-      });
+      for (const item of ctx.body.items ?? []) merged.set(item.productId.toLowerCase(), (merged.get(item.productId.toLowerCase()) ?? 0) + item.quantity);
+      let decision: Decision;
+      try {
+        decision = await deps.decision.place({
+          userId: ctx.user!.userId,
+          idempotencyKey: key,
+          fingerprint: fromCart?.fingerprint ?? fingerprint(ctx.rawBody),
+          lines: fromCart?.lines ?? [...merged].map(([productId, quantity]) => ({ productId, quantity })),
+          paymentMethod: ctx.body.paymentMethod,
+          shippingAddress: ctx.body.shippingAddress,
+        });
+      } catch (error) {
+        if (error instanceof DependencyUnavailableError) countDecision('unavailable');
+        throw error;
+      }
+      countDecision(decisionOutcome(decision));
       switch (decision.kind) {
         case 'accepted':
+          await fromCart?.accepted(decision.orderId);
           return {
             status: 202,
             body: { success: true, orderId: decision.orderId, status: 'accepted' },
@@ -97,12 +128,13 @@ export function orderRoutes(router: Router, deps: EdgeDeps): void {
                         'unitPriceCents', i.unit_price_cents, 'flashSaleId', i.flash_sale_id) ORDER BY i.product_id)
                    FROM order_items i WHERE i.order_id = o.order_id) AS items,
                 (SELECT json_agg(json_build_object('status', h.status, 'at', h.at, 'reason', h.reason) ORDER BY h.at, h.status)
-                   FROM order_history h WHERE h.order_id = o.order_id) AS history
+                   FROM order_history h WHERE h.order_id = o.order_id) AS history,
+                ${PAYMENT_COLUMNS}
            FROM orders o WHERE o.order_id = $1`, [orderId]);
       const row = rows[0] as ({ userId: string } & Record<string, unknown>) | undefined;
       if (row) {
         if (!canSee(ctx.user!, row.userId)) throw problems.notFound(`Order ${orderId}`);
-        return { status: 200, body: { ...row, paymentStatus: null, trackingNumber: null, shipments: [] } };
+        return { status: 200, body: { ...row, trackingNumber: null, shipments: [] } };
       }
       // Accepted but not yet persisted: answer from the edge's record of the 202.
       const pending = await deps.redis.get(acceptedOrderKey(orderId))

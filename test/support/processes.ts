@@ -41,6 +41,8 @@ const ENTRY = {
   edge: ['dist/edge/main.js'],
   'order-writer': ['dist/workers/main.js', 'order-writer'],
   reconciler: ['dist/reconciler/main.js'],
+  'payment-settler': ['dist/workers/main.js', 'payment-settler'],
+  'payment-sandbox': ['dist/sandbox/payments-server.js'],
 } as const;
 
 export type ProcessName = keyof typeof ENTRY;
@@ -103,6 +105,8 @@ const READY: Record<ProcessName, RegExp> = {
   edge: /edge listening/,
   'order-writer': /order writer consuming/,
   reconciler: /reconciler running/,
+  'payment-settler': /payment settler consuming/,
+  'payment-sandbox': /payment sandbox listening/,
 };
 
 export async function startReady(name: ProcessName, env: Record<string, string> = {}): Promise<RunningProcess> {

@@ -1,0 +1,198 @@
+/**
+ * Catalog search: the query string of GET /v1/products, checked and normalised, and the
+ * one SQL statement that answers it — the page, the total and the facets (per category
+ * and per price band) for the same WHERE, in one round trip.
+ *
+ * Matching: the generated, weighted tsvector (name A, category and attributes B,
+ * description C) with websearch_to_tsquery and ts_rank; when that finds nothing, the
+ * name's trigrams (word_similarity, operator <%), so "hedphones" finds headphones.
+ * Statements are prepared (named by their text), so Postgres plans each shape once per
+ * connection.
+ */
+import { createHash } from 'node:crypto';
+import type { Pool } from '../common/db.js';
+import { isUuid } from '../common/ids.js';
+import { HttpProblem, problems, type FieldError } from './problems.js';
+import { pageParams } from './params.js';
+import type { RequestContext } from './http.js';
+
+/** The price bands of the facets, in minor units; each band is [min, next band's min). */
+export const PRICE_BANDS = [
+  { band: 'under-10', minPriceCents: 0 },
+  { band: '10-25', minPriceCents: 1_000 },
+  { band: '25-50', minPriceCents: 2_500 },
+  { band: '50-100', minPriceCents: 5_000 },
+  { band: '100-250', minPriceCents: 10_000 },
+  { band: '250-500', minPriceCents: 25_000 },
+  { band: '500-plus', minPriceCents: 50_000 },
+] as const;
+const BAND_BOUNDS = PRICE_BANDS.slice(1).map((b) => b.minPriceCents);
+
+/** Sort orders; ties go by product id so pages never overlap. */
+const ORDER_BY = {
+  relevance: 'score DESC, product_id',
+  price_asc: 'price_cents, product_id',
+  price_desc: 'price_cents DESC, product_id',
+  newest: 'created_at DESC, product_id',
+  rating: 'rating DESC NULLS LAST, review_count DESC, product_id',
+} as const;
+export type SortOrder = keyof typeof ORDER_BY;
+export const SORT_ORDERS = Object.keys(ORDER_BY) as SortOrder[];
+
+const MAX_TEXT = 200;
+const MAX_CENTS = 100_000_000_000;
+/** Deepest result reachable by paging (offset + limit). */
+export const MAX_DEPTH = 10_000;
+
+export interface SearchQuery {
+  /** Lower-cased, trimmed, inner whitespace collapsed; null for browsing without words. */
+  text: string | null;
+  category: string | null;
+  sellerId: string | null;
+  minPriceCents: number | null;
+  maxPriceCents: number | null;
+  sort: SortOrder;
+  page: number;
+  limit: number;
+}
+
+function centsParam(ctx: RequestContext<unknown>, name: string): number | null {
+  const raw = ctx.query.get(name);
+  if (raw === null || raw === '') return null;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value > MAX_CENTS) throw problems.badField(name, `must be an integer from 0 to ${MAX_CENTS} (minor units)`);
+  return value;
+}
+
+function textParam(ctx: RequestContext<unknown>, name: string, max: number): string | null {
+  const raw = ctx.query.get(name);
+  if (raw === null) return null;
+  const value = raw.trim().replace(/\s+/g, ' ');
+  if (value.length > max) throw problems.badField(name, `must be at most ${max} characters`);
+  return value === '' ? null : value;
+}
+
+/** Reads GET /v1/products' query (the words come as `q`, or `term` on the seed's alias); a 400 names every bad field. */
+export function parseSearch(ctx: RequestContext<unknown>): SearchQuery {
+  const errors: FieldError[] = [];
+  const read = <T>(reader: () => T, fallback: T): T => {
+    try {
+      return reader();
+    } catch (error) {
+      if (!(error instanceof HttpProblem) || !error.errors) throw error;
+      errors.push(...error.errors);
+      return fallback;
+    }
+  };
+  const text = read(() => textParam(ctx, 'q', MAX_TEXT) ?? textParam(ctx, 'term', MAX_TEXT), null);
+  const category = read(() => textParam(ctx, 'category', 100), null);
+  const sellerId = read(() => {
+    const value = textParam(ctx, 'sellerId', 100);
+    if (value !== null && !isUuid(value)) throw problems.badField('sellerId', 'must be a UUID');
+    return value?.toLowerCase() ?? null;
+  }, null);
+  const minPriceCents = read(() => centsParam(ctx, 'minPriceCents'), null);
+  const maxPriceCents = read(() => centsParam(ctx, 'maxPriceCents'), null);
+  if (minPriceCents !== null && maxPriceCents !== null && maxPriceCents < minPriceCents) {
+    errors.push({ field: 'maxPriceCents', message: 'must not be below minPriceCents' });
+  }
+  const sortRaw = ctx.query.get('sort') || null;
+  if (sortRaw !== null && !(SORT_ORDERS as string[]).includes(sortRaw)) {
+    errors.push({ field: 'sort', message: `must be one of ${SORT_ORDERS.join(', ')}` });
+  }
+  const { page, limit } = read(() => {
+    const params = pageParams(ctx);
+    if (params.offset + params.limit > MAX_DEPTH) throw problems.badField('page', `page × limit must be at most ${MAX_DEPTH}; narrow the search instead`);
+    return params;
+  }, { page: 1, limit: 1, offset: 0 });
+  if (errors.length) throw problems.validation(errors);
+  // Relevance needs words; without them the newest come first.
+  const sort = sortRaw === null || (sortRaw === 'relevance' && text === null) ? (text === null ? 'newest' : 'relevance') : sortRaw as SortOrder;
+  return { text: text === null ? null : text.toLowerCase(), category, sellerId, minPriceCents, maxPriceCents, sort, page, limit };
+}
+
+/**
+ * The cache key of the query's results, apart from the page: every page and page size
+ * of the same words, filters and sort share one cached result window.
+ */
+export function searchKey(q: SearchQuery): string {
+  return JSON.stringify([q.text, q.category, q.sellerId, q.minPriceCents, q.maxPriceCents, q.sort]);
+}
+
+interface Statement { name: string; text: string; values: unknown[] }
+
+const MATCH_COLUMNS = 'p.product_id, p.price_cents, p.category, p.created_at, p.rating, p.review_count';
+
+const LIST_ITEM = `json_build_object('productId', p.product_id, 'name', p.name, 'priceCents', p.price_cents,
+  'currency', p.currency, 'category', p.category, 'sellerId', p.seller_id, 'rating', p.rating::float8,
+  'reviewCount', p.review_count, 'images', p.images, 'createdAt', p.created_at)::text`;
+
+/** The statement for `q`'s matches from `offset`, `count` of them, with the total and the facets. */
+export function searchStatement(q: SearchQuery, offset: number, count: number): Statement {
+  const values: unknown[] = [];
+  const param = (value: unknown) => { values.push(value); return `$${values.length}`; };
+  const where = ['p.deleted_at IS NULL'];
+  const text = q.text === null ? null : param(q.text);
+  if (q.category !== null) where.push(`p.category = ${param(q.category)}`);
+  if (q.sellerId !== null) where.push(`p.seller_id = ${param(q.sellerId)}`);
+  if (q.minPriceCents !== null) where.push(`p.price_cents >= ${param(q.minPriceCents)}`);
+  if (q.maxPriceCents !== null) where.push(`p.price_cents <= ${param(q.maxPriceCents)}`);
+  const filters = where.join(' AND ');
+  const matches = text === null
+    ? `m AS MATERIALIZED (SELECT ${MATCH_COLUMNS}, 0::real AS score, false AS fuzzy FROM products p WHERE ${filters})`
+    : `fts AS MATERIALIZED (
+         SELECT ${MATCH_COLUMNS}, ts_rank(p.search, tsq) AS score
+           FROM websearch_to_tsquery('english', ${text}) AS tsq, products p
+          WHERE p.search @@ tsq AND ${filters}),
+       fuzzy AS MATERIALIZED (
+         SELECT ${MATCH_COLUMNS}, word_similarity(${text}, p.name) AS score
+           FROM products p
+          WHERE NOT EXISTS (SELECT 1 FROM fts) AND ${text} <% p.name AND ${filters}),
+       m AS (SELECT *, false AS fuzzy FROM fts UNION ALL SELECT *, true FROM fuzzy)`;
+  const order = ORDER_BY[q.sort];
+  const bounds = param(BAND_BOUNDS);
+  const limit = param(count);
+  const skip = param(offset);
+  const sql = `WITH ${matches}
+SELECT (SELECT count(*)::int FROM m) AS total,
+       (SELECT coalesce(bool_or(fuzzy), false) FROM m) AS fuzzy,
+       (SELECT coalesce(json_agg(json_build_object('category', category, 'count', n) ORDER BY n DESC, category), '[]')::text
+          FROM (SELECT category, count(*)::int AS n FROM m GROUP BY category) c) AS categories,
+       (SELECT coalesce(json_agg(json_build_array(band, n)), '[]')::text
+          FROM (SELECT width_bucket(price_cents, ${bounds}::bigint[]) AS band, count(*)::int AS n FROM m GROUP BY 1) b) AS bands,
+       (SELECT coalesce(array_agg(${LIST_ITEM} ORDER BY t.n), '{}')
+          FROM (SELECT product_id, row_number() OVER (ORDER BY ${order}) AS n FROM m ORDER BY ${order} LIMIT ${limit} OFFSET ${skip}) t
+          JOIN products p USING (product_id)) AS items`;
+  return { name: `catalog-search-${createHash('sha1').update(sql).digest('base64url').slice(0, 16)}`, text: sql, values };
+}
+
+/** A stretch of a query's results (list items as JSON text, from `offset`) with its total and facets. */
+export interface SearchResults { offset: number; items: string[]; total: number; fuzzy: boolean; facets: string }
+
+interface SearchRow { total: number; fuzzy: boolean; categories: string; bands: string; items: string[] }
+
+export async function fetchResults(pool: Pool, q: SearchQuery, offset: number, count: number): Promise<SearchResults> {
+  const { rows } = await pool.query<SearchRow>(searchStatement(q, offset, count));
+  const row = rows[0]!;
+  const counts = new Map((JSON.parse(row.bands) as [number, number][]));
+  const priceBands = PRICE_BANDS.map((b, i) => ({
+    band: b.band, minPriceCents: b.minPriceCents, maxPriceCents: i + 1 < PRICE_BANDS.length ? PRICE_BANDS[i + 1]!.minPriceCents - 1 : null,
+    count: counts.get(i) ?? 0,
+  }));
+  return {
+    offset, items: row.items, total: row.total, fuzzy: row.fuzzy,
+    facets: `{"categories":${row.categories},"priceBands":${JSON.stringify(priceBands)}}`,
+  };
+}
+
+/** The response body for `q`'s page, cut from results that hold it (or hold everything there is). */
+export function renderPage(results: SearchResults, q: SearchQuery): string {
+  const start = (q.page - 1) * q.limit - results.offset;
+  return `{"products":[${results.items.slice(start, start + q.limit).join(',')}],"page":${q.page},"limit":${q.limit},` +
+    `"total":${results.total},"sort":"${q.sort}","fuzzy":${results.fuzzy},"facets":${results.facets}}`;
+}
+
+/** The page `q` asks for, straight from Postgres. */
+export async function runSearch(pool: Pool, q: SearchQuery): Promise<string> {
+  return renderPage(await fetchResults(pool, q, (q.page - 1) * q.limit, q.limit), q);
+}

@@ -1,0 +1,23 @@
+/**
+ * k6 scenario "soak" (data: loadtest/scenarios/soak.json). Steady mixed load for a long time: DURATION (e.g. -e DURATION=2h) sets the length.
+ *   k6 run loadtest/k6/soak.ts -e BASE_URL=http://localhost:8080 -e ADMIN_EMAIL=… -e ADMIN_PASSWORD=…
+ * Optional: -e DURATION=30s -e RATE_SCALE=0.5 -e BUYERS=500 -e SUMMARY_DIR=artifacts/loadtest
+ */
+import type { Fixture, Scenario } from '../shared/scenario.ts';
+import { iteration, optionsFor, setupFixture, summaryFor, type K6Summary } from './lib.ts';
+
+const scenario = JSON.parse(open('../scenarios/soak.json')) as Scenario;
+
+export const options = optionsFor(scenario);
+
+export function setup(): Fixture {
+  return setupFixture(scenario);
+}
+
+export default function (fixture: Fixture): void {
+  iteration(scenario, fixture);
+}
+
+export function handleSummary(data: K6Summary): Record<string, string> {
+  return summaryFor(scenario, data);
+}
