@@ -4,7 +4,7 @@
  * and the artifacts folder.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -124,6 +124,7 @@ export function ensureServices(cleanup: Cleanup): ServiceUrls {
   const { REDIS_URL, DATABASE_URL, KAFKA_BROKERS } = process.env;
   if (REDIS_URL && DATABASE_URL && KAFKA_BROKERS) {
     log('services: using REDIS_URL, DATABASE_URL and KAFKA_BROKERS as given');
+    noteServices({ REDIS_URL, DATABASE_URL, KAFKA_BROKERS });
     return { REDIS_URL, DATABASE_URL, KAFKA_BROKERS };
   }
   const env = {
@@ -151,7 +152,18 @@ export function ensureServices(cleanup: Cleanup): ServiceUrls {
     if (match) urls[match[1]!] = match[2]!;
   }
   if (!urls.REDIS_URL || !urls.DATABASE_URL || !urls.KAFKA_BROKERS) throw new Error(`services.sh printed no URLs:\n${up.stdout}`);
-  return { REDIS_URL: urls.REDIS_URL, DATABASE_URL: urls.DATABASE_URL, KAFKA_BROKERS: urls.KAFKA_BROKERS };
+  const result = { REDIS_URL: urls.REDIS_URL, DATABASE_URL: urls.DATABASE_URL, KAFKA_BROKERS: urls.KAFKA_BROKERS };
+  noteServices(result, env.DATA_DIR);
+  return result;
+}
+
+/** How CPU reports recognise this run's services among other processes (see groupOf). */
+const OWN_SERVICES: string[] = [];
+
+function noteServices(urls: ServiceUrls, dataDir?: string): void {
+  const port = (url: string) => /:(\d+)(\/|$)/.exec(url)?.[1];
+  OWN_SERVICES.push(`redis 127.0.0.1:${port(urls.REDIS_URL) ?? '?'}`, `postgres :${port(urls.DATABASE_URL) ?? '?'}`);
+  if (dataDir) OWN_SERVICES.push(`kafka ${realpathSync(dataDir)}/kafka`);
 }
 
 export function freePort(): Promise<number> {
@@ -344,8 +356,10 @@ export interface CpuReport {
   seconds: number;
   /** Busy share of the whole machine in "percent of one core" (2 cores: up to 200). */
   machineBusyPct: number;
+  /** CPU of everything that is not this benchmark or its services (other people's work on a shared machine). */
+  foreignPct: number;
   /** CPU per process group over the interval, percent of one core (postgres backends summed per server). */
-  groups: { name: string; cpuPct: number }[];
+  groups: { name: string; cpuPct: number; own: boolean }[];
 }
 
 /** Measures CPU use between start() and stop(); `own` labels the benchmark's own pids. */
@@ -373,29 +387,37 @@ export class CpuMeter {
       const name = groupOf(pid, b.procs, this.own);
       groups.set(name, (groups.get(name) ?? 0) + ((now.ticks - before) / CLK_TCK / seconds) * 100);
     }
+    const ownNames = new Set([...this.own.values(), ...OWN_SERVICES]);
+    const ownPct = [...groups].filter(([name]) => ownNames.has(name)).reduce((sum, [, pct]) => sum + pct, 0);
     return {
       seconds: round(seconds, 2),
       machineBusyPct: round(busy),
-      groups: [...groups].filter(([, pct]) => pct >= minPct).sort((x, y) => y[1] - x[1]).map(([name, pct]) => ({ name, cpuPct: round(pct) })),
+      foreignPct: round(Math.max(0, busy - ownPct)),
+      groups: [...groups].filter(([, pct]) => pct >= minPct).sort((x, y) => y[1] - x[1])
+        .map(([name, pct]) => ({ name, cpuPct: round(pct), own: ownNames.has(name) })),
     };
   }
 }
 
 /**
- * Waits (up to `maxWaitS`) until the machine is nearly idle, so a measurement does not
- * share the CPUs with somebody else's load; returns the busy share last seen.
+ * Waits (up to `maxWaitS`) until other people's processes leave the machine nearly idle,
+ * so a measurement does not share the CPUs with them; returns their CPU last seen.
  */
-export async function waitForQuiet(maxWaitS: number, thresholdPct = 40): Promise<number> {
+export async function waitForQuiet(maxWaitS: number, thresholdPct = 25): Promise<number> {
   const deadline = Date.now() + maxWaitS * 1000;
+  let said = false;
   for (;;) {
-    const meter = new CpuMeter();
+    const meter = new CpuMeter(OWN_PROCESSES);
     meter.start();
     await sleep(1_000);
-    const { machineBusyPct, groups } = meter.stop(3);
-    if (machineBusyPct <= thresholdPct) return machineBusyPct;
+    const { foreignPct, groups } = meter.stop(3);
+    if (foreignPct <= thresholdPct) return foreignPct;
+    const busiest = groups.filter((g) => !g.own).slice(0, 3).map((g) => `${g.name} ${g.cpuPct}%`).join(', ');
     if (Date.now() > deadline) {
-      log(`machine still busy (${machineBusyPct}% of a core: ${groups.slice(0, 4).map((t) => `${t.name} ${t.cpuPct}%`).join(', ')}); measuring anyway`);
-      return machineBusyPct;
+      log(`other processes still use ${foreignPct}% of a core (${busiest}); measuring anyway`);
+      return foreignPct;
     }
+    if (!said) log(`waiting for a quieter machine: other processes use ${foreignPct}% of a core (${busiest})`);
+    said = true;
   }
 }

@@ -54,6 +54,12 @@ export interface Config {
   /** How often an edge checks low-stock thresholds against the counters (0: never). */
   lowStockIntervalMs: number;
   logLevel: string;
+  /** Failed logins per account per 15 minutes before 429 (0: off). */
+  rateLimitLoginFailures: number;
+  /** Login and register requests per client address per minute before 429 (0: off). */
+  rateLimitPerIp: number;
+  /** Product media uploads (edge/routes/media.ts) and where they are stored (common/media-storage.ts). */
+  media: MediaConfig;
   /** Payments (common/payments.ts): the provider's secret key; unset = no payments in this process. */
   stripeSecretKey: string | undefined;
   /** Secret that signs the provider's webhook events. */
@@ -68,6 +74,44 @@ export interface Config {
   paymentTimeoutMs: number;
   /** Payments the settler has in flight at once (across partitions). */
   paymentConcurrency: number;
+  /** Notification email (workers/notifier.ts): the SMTP server's URL (smtp:// or smtps://, credentials in it); unset = no email. */
+  smtpUrl: string | undefined;
+  /** The From address of notification email. */
+  smtpFrom: string;
+  /** How long a notifier instance holds a notification it is emailing before another may try it. */
+  emailLeaseMs: number;
+  /** How often the notifier and analytics workers look for new outbox rows when idle. */
+  outboxPollMs: number;
+  /** How often the analytics worker writes an inventory snapshot (0: never). */
+  inventorySnapshotIntervalMs: number;
+}
+
+export interface MediaConfig {
+  /** Signs upload URLs: MEDIA_SIGNING_SECRET, else JWT_SECRET. */
+  signingSecret: string;
+  uploadUrlTtlSeconds: number;
+  maxImageBytes: number;
+  maxVideoBytes: number;
+  /** Upload parts and, with local storage, the stored files: MEDIA_DIR, else DATA_DIR/media. */
+  dir: string;
+  /** Set (with S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY) to store media in an S3-compatible store. */
+  s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string; publicBaseUrl: string } | undefined;
+}
+
+function loadMediaConfig(): MediaConfig {
+  const endpoint = str('S3_ENDPOINT', '');
+  return {
+    signingSecret: str('MEDIA_SIGNING_SECRET', str('JWT_SECRET', '')),
+    uploadUrlTtlSeconds: int('MEDIA_UPLOAD_URL_TTL_SECONDS', 86_400),
+    maxImageBytes: int('MEDIA_MAX_IMAGE_BYTES', 20 * 1024 * 1024),
+    maxVideoBytes: int('MEDIA_MAX_VIDEO_BYTES', 2 * 1024 * 1024 * 1024),
+    dir: str('MEDIA_DIR', `${str('DATA_DIR', '.data')}/media`),
+    s3: endpoint === '' ? undefined : {
+      endpoint, bucket: str('S3_BUCKET', ''), region: str('S3_REGION', 'us-east-1'),
+      accessKeyId: str('S3_ACCESS_KEY_ID', ''), secretAccessKey: str('S3_SECRET_ACCESS_KEY', ''),
+      publicBaseUrl: str('S3_PUBLIC_BASE_URL', ''),
+    },
+  };
 }
 
 export function loadConfig(): Config {
@@ -101,6 +145,9 @@ export function loadConfig(): Config {
     searchCacheTtlMs: int('SEARCH_CACHE_TTL_MS', 30_000),
     lowStockIntervalMs: int('LOW_STOCK_INTERVAL_MS', 5_000),
     logLevel: str('LOG_LEVEL', 'info'),
+    rateLimitLoginFailures: int('RATE_LIMIT_LOGIN_FAILURES', 10),
+    rateLimitPerIp: int('RATE_LIMIT_PER_IP', 120),
+    media: loadMediaConfig(),
     stripeSecretKey: process.env.STRIPE_SECRET_KEY || undefined,
     stripeWebhookSecret: process.env.STRIPE_WEBHOOK_SECRET || undefined,
     stripeApiBase: process.env.STRIPE_API_BASE || undefined,
@@ -108,5 +155,10 @@ export function loadConfig(): Config {
     paymentHoldMs: int('PAYMENT_HOLD_MS', 900_000),
     paymentTimeoutMs: int('PAYMENT_TIMEOUT_MS', 10_000),
     paymentConcurrency: int('PAYMENT_CONCURRENCY', 256),
+    smtpUrl: process.env.SMTP_URL || undefined,
+    smtpFrom: str('SMTP_FROM', 'Flash Sale Shop <no-reply@flashsale.local>'),
+    emailLeaseMs: int('EMAIL_LEASE_MS', 60_000),
+    outboxPollMs: int('OUTBOX_POLL_MS', 250),
+    inventorySnapshotIntervalMs: int('INVENTORY_SNAPSHOT_INTERVAL_MS', 300_000),
   };
 }

@@ -62,3 +62,8 @@ export const LOW_STOCK_SWEEP_KEY = 'sys:low-stock-sweep';
 
 /** Pub/sub channel: the id of a product that changed, so every edge drops its cached copies. */
 export const CATALOG_CHANGES_CHANNEL = 'catalog:changes';
+
+/** A rate limiter's counter for one subject in one fixed window (edge/rate-limit.ts). */
+export function rateLimitKey(limiter: string, subject: string, window: number): string {
+  return `rl:${limiter}:${subject}:${window}`;
+}

@@ -140,12 +140,13 @@ export const writerOrders = only(['order-writer'], new client.Counter({
 
 /**
  * Payment outcomes, for the payment settler to increment:
- * `paymentOutcomes.inc({ outcome: 'succeeded' })`. Outcomes: succeeded, declined,
- * failed (provider error after retries), timeout, replayed (an idempotent replay).
+ * `paymentOutcomes.inc({ outcome: 'succeeded' })`. Outcomes: the provider's answer
+ * (succeeded, declined, requires_action, processing, canceled, open) or failed (no
+ * answer after every retry: dead-lettered).
  */
 export const paymentOutcomes = new client.Counter({
   name: 'flashsale_payment_outcomes_total',
-  help: 'Payment attempts by outcome (succeeded, declined, failed, timeout, replayed)',
+  help: 'Payments settled by outcome (succeeded, declined, requires_action, failed, ...)',
   labelNames: ['outcome'] as const, registers,
 });
 

@@ -25,7 +25,7 @@ import type { Redis } from 'ioredis';
 import { withTransaction, type Pool, type PoolClient } from './db.js';
 import type { Logger } from './logger.js';
 import { isLive, PAID_STATUSES, type OrderStatus } from './order.js';
-import { transitionOrder } from './order-status.js';
+import { transitionOrder, transitionOrders } from './order-status.js';
 import { commitReservation, releaseReservation, type ReleaseReason } from './stock.js';
 import { CountersNotReadyError, DependencyUnavailableError } from './errors.js';
 import { isUuid } from './ids.js';
@@ -34,6 +34,7 @@ import type { PaymentEvent, PaymentOutcome, PaymentProvider } from './payments.j
 export type PaymentStatus = 'requires_action' | 'processing' | 'succeeded' | 'declined' | 'canceled' | 'failed';
 
 interface LockedOrder {
+  orderId: string;
   status: OrderStatus;
   userId: string;
   totalCents: number;
@@ -64,9 +65,10 @@ export interface SettlementDeps {
   ttlSeconds: number;
 }
 
-const UPSERT_PAYMENT = `
+/** Records payments (one row per order; arrays of equal length, one element each for one order). */
+const UPSERT_PAYMENTS = `
 INSERT INTO payments (order_id, payment_intent_id, status, amount_cents, currency, attempts, reason, next_action)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::text[], $8::jsonb[])
 ON CONFLICT (order_id) DO UPDATE SET
   payment_intent_id = COALESCE(payments.payment_intent_id, EXCLUDED.payment_intent_id),
   -- a success is final: a stale failure or action event never overwrites it
@@ -76,12 +78,15 @@ ON CONFLICT (order_id) DO UPDATE SET
   attempts    = payments.attempts + EXCLUDED.attempts,
   updated_at  = now()`;
 
-const LOCK_ORDER = `
-SELECT o.status, o.user_id AS "userId", o.total_cents AS "totalCents", o.currency,
+/** Locks orders (in order_id order: no deadlock between batches) with what deciding about their payment needs. */
+const LOCK_ORDERS = `
+SELECT o.order_id AS "orderId", o.status, o.user_id AS "userId", o.total_cents AS "totalCents", o.currency,
        ARRAY(SELECT i.product_id::text FROM order_items i WHERE i.order_id = o.order_id ORDER BY i.product_id) AS "productIds",
        (SELECT json_build_object('status', p.status, 'paymentIntentId', p.payment_intent_id, 'refundStatus', p.refund_status)
           FROM payments p WHERE p.order_id = o.order_id) AS payment
-  FROM orders o WHERE o.order_id = $1 FOR UPDATE OF o`;
+  FROM orders o WHERE o.order_id = ANY($1::uuid[]) ORDER BY o.order_id FOR UPDATE OF o`;
+
+const CONFIRMED_REASON = 'payment taken and stock committed';
 
 export class Settlement {
   constructor(private readonly deps: SettlementDeps) {}
@@ -105,10 +110,7 @@ export class Settlement {
     switch (outcome.kind) {
       case 'succeeded': {
         await this.recordPayment(client, orderId, order, outcome.paymentIntentId, 'succeeded', attempts, null, null);
-        if (outcome.amountCents !== order.totalCents || outcome.currency !== order.currency.toUpperCase()) {
-          this.deps.log.error({ orderId, paid: outcome, order: { totalCents: order.totalCents, currency: order.currency } },
-            'payment amount differs from the order total');
-        }
+        checkAmount(this.deps.log, order, outcome);
         if (order.status === 'pending_payment') {
           if (!(await this.reservationsCommitted(orderId, order.productIds))) {
             await this.closeOrder(client, orderId, order, 'cancelled', 'paid, but its stock reservation was gone', 'cancelled');
@@ -116,7 +118,7 @@ export class Settlement {
             return { ...applied('refund-owed', `payment ${outcome.paymentIntentId} succeeded without stock`), refund: true };
           }
           await transitionOrder(client, orderId, 'paid', `payment ${outcome.paymentIntentId} succeeded`);
-          await transitionOrder(client, orderId, 'confirmed', 'payment taken and stock committed');
+          await transitionOrder(client, orderId, 'confirmed', CONFIRMED_REASON);
           return applied('confirmed', `payment ${outcome.paymentIntentId} succeeded`);
         }
         if (isLive(order.status)) return applied('already-paid', `order already ${order.status}`);
@@ -152,12 +154,53 @@ export class Settlement {
     }
   }
 
+  /**
+   * Confirms many paid orders in one transaction (the settler's common case, for
+   * throughput): the same rules as apply, in a few statements for the whole batch.
+   * Orders that are not simply waiting for this payment (or whose stock is gone) are
+   * handed to apply one by one afterwards.
+   */
+  async confirmMany(items: readonly { orderId: string; outcome: Extract<PaymentOutcome, { kind: 'succeeded' }>; attempts: number }[]): Promise<Map<string, Applied>> {
+    const results = new Map<string, Applied>();
+    const others: typeof items[number][] = [];
+    const seen = new Set<string>();
+    await withTransaction(this.deps.pool, async (client) => {
+      const orders = await lockOrders(client, items.map((i) => i.orderId));
+      const waiting = items.filter((i) => {
+        const order = orders.get(i.orderId);
+        const simple = order?.status === 'pending_payment' && order.payment === null && !seen.has(i.orderId);
+        seen.add(i.orderId);
+        if (!simple) others.push(i);
+        return simple;
+      });
+      const committed = await Promise.all(waiting.map((i) => this.reservationsCommitted(i.orderId, orders.get(i.orderId)!.productIds)));
+      const ready: typeof waiting = [];
+      waiting.forEach((i, k) => (committed[k] ? ready : others).push(i));
+      if (ready.length === 0) return;
+      for (const i of ready) checkAmount(this.deps.log, orders.get(i.orderId)!, i.outcome);
+      await recordPayments(client, ready.map((i) => ({
+        orderId: i.orderId, paymentIntentId: i.outcome.paymentIntentId, status: 'succeeded', order: orders.get(i.orderId)!,
+        attempts: i.attempts, reason: null, nextAction: null,
+      })));
+      await transitionOrders(client, ready.map((i) => ({ orderId: i.orderId, reason: `payment ${i.outcome.paymentIntentId} succeeded` })), 'paid');
+      await transitionOrders(client, ready.map((i) => ({ orderId: i.orderId, reason: CONFIRMED_REASON })), 'confirmed');
+      for (const i of ready) results.set(i.orderId, applied('confirmed', `payment ${i.outcome.paymentIntentId} succeeded`));
+    });
+    for (const i of others) results.set(i.orderId, await this.apply(i.orderId, i.outcome, i.attempts));
+    return results;
+  }
+
   /** Refunds owed and intents to cancel, once the transaction that decided them has committed. */
   async afterCommit(orderId: string, result: Applied): Promise<void> {
     if (result.cancelIntent && this.deps.provider) {
       const outcome = await this.deps.provider.cancel(result.cancelIntent, orderId);
       // The customer finished paying meanwhile: that success is recorded (and refunded).
       if (outcome.kind === 'succeeded') await this.apply(orderId, outcome);
+      else {
+        await this.deps.pool.query(
+          `UPDATE payments SET status = 'canceled', next_action = NULL, updated_at = now()
+            WHERE order_id = $1 AND status IN ('requires_action', 'processing')`, [orderId]);
+      }
     }
     if (result.refund) await this.settleRefund(orderId);
   }
@@ -235,6 +278,9 @@ export class Settlement {
       if (order.status !== 'pending_payment' && order.status !== 'paid' && order.status !== 'confirmed') {
         return { kind: 'refused', status: order.status } as const;
       }
+      // A partly shipped order stays `confirmed`, but what left the warehouse cannot be cancelled.
+      const shipped = await client.query('SELECT 1 FROM shipments WHERE order_id = $1 LIMIT 1', [orderId]);
+      if (shipped.rowCount) return { kind: 'refused', status: 'shipped' } as const;
       await this.closeOrder(client, orderId, order, 'cancelled', reason, 'cancelled');
       const paid = PAID_STATUSES.includes(order.status) || order.payment?.status === 'succeeded';
       if (paid) await markRefund(client, orderId, 'order cancelled');
@@ -317,13 +363,37 @@ export class Settlement {
 
   private async recordPayment(client: PoolClient, orderId: string, order: LockedOrder, paymentIntentId: string | null,
     status: PaymentStatus, attempts: number, reason: string | null, nextAction: string | null): Promise<void> {
-    await client.query(UPSERT_PAYMENT, [orderId, paymentIntentId, status, order.totalCents, order.currency, attempts, reason, nextAction]);
+    await recordPayments(client, [{ orderId, paymentIntentId, status, order, attempts, reason, nextAction }]);
   }
 }
 
+async function lockOrders(client: PoolClient, orderIds: string[]): Promise<Map<string, LockedOrder>> {
+  const { rows } = await client.query<LockedOrder>(LOCK_ORDERS, [orderIds]);
+  return new Map(rows.map((r) => [r.orderId, r]));
+}
+
 async function lockOrder(client: PoolClient, orderId: string): Promise<LockedOrder | null> {
-  const { rows } = await client.query<LockedOrder>(LOCK_ORDER, [orderId]);
-  return rows[0] ?? null;
+  return (await lockOrders(client, [orderId])).get(orderId) ?? null;
+}
+
+interface PaymentRow {
+  orderId: string; paymentIntentId: string | null; status: PaymentStatus; order: LockedOrder;
+  attempts: number; reason: string | null; nextAction: string | null;
+}
+
+async function recordPayments(client: PoolClient, payments: PaymentRow[]): Promise<void> {
+  await client.query(UPSERT_PAYMENTS, [
+    payments.map((p) => p.orderId), payments.map((p) => p.paymentIntentId), payments.map((p) => p.status),
+    payments.map((p) => p.order.totalCents), payments.map((p) => p.order.currency), payments.map((p) => p.attempts),
+    payments.map((p) => p.reason), payments.map((p) => p.nextAction),
+  ]);
+}
+
+function checkAmount(log: Logger, order: LockedOrder, paid: Extract<PaymentOutcome, { kind: 'succeeded' }>): void {
+  if (paid.amountCents !== order.totalCents || paid.currency !== order.currency.toUpperCase()) {
+    log.error({ orderId: order.orderId, paid, order: { totalCents: order.totalCents, currency: order.currency } },
+      'payment amount differs from the order total');
+  }
 }
 
 /** Owes a refund once; false when one was already owed or issued. */

@@ -4,8 +4,9 @@
  * and per price band) for the same WHERE, in one round trip.
  *
  * Matching: the generated, weighted tsvector (name A, category and attributes B,
- * description C) with websearch_to_tsquery and ts_rank; when that finds nothing, the
- * name's trigrams (word_similarity, operator <%), so "hedphones" finds headphones.
+ * description C) with websearch_to_tsquery and ts_rank; when that finds nothing, the same
+ * search with each word corrected to the most similar word of the catalog (pg_trgm
+ * similarity over catalog_words), so "hedphones" finds headphones.
  * Statements are prepared (named by their text), so Postgres plans each shape once per
  * connection.
  */
@@ -138,24 +139,33 @@ export function searchStatement(q: SearchQuery, offset: number, count: number): 
   if (q.minPriceCents !== null) where.push(`p.price_cents >= ${param(q.minPriceCents)}`);
   if (q.maxPriceCents !== null) where.push(`p.price_cents <= ${param(q.maxPriceCents)}`);
   const filters = where.join(' AND ');
+  // Without words: every product the filters let through. With words: the full-text matches;
+  // when there are none, the same search with each word replaced by the most similar word
+  // of the catalog (catalog_words, pg_trgm), so "hedphones" finds headphones.
   const matches = text === null
     ? `m AS MATERIALIZED (SELECT ${MATCH_COLUMNS}, 0::real AS score, false AS fuzzy FROM products p WHERE ${filters})`
     : `fts AS MATERIALIZED (
          SELECT ${MATCH_COLUMNS}, ts_rank(p.search, tsq) AS score
            FROM websearch_to_tsquery('english', ${text}) AS tsq, products p
           WHERE p.search @@ tsq AND ${filters}),
+       corrected AS MATERIALIZED (
+         SELECT string_agg(coalesce((SELECT w.word FROM catalog_words w WHERE w.word % t.token
+                                      ORDER BY similarity(w.word, t.token) DESC, w.word LIMIT 1), t.token), ' ' ORDER BY t.n) AS words
+           FROM regexp_split_to_table(${text}, '[^[:alnum:]]+') WITH ORDINALITY AS t(token, n)
+          WHERE t.token <> '' AND NOT EXISTS (SELECT 1 FROM fts)),
        fuzzy AS MATERIALIZED (
-         SELECT ${MATCH_COLUMNS}, word_similarity(${text}, p.name) AS score
-           FROM products p
-          WHERE NOT EXISTS (SELECT 1 FROM fts) AND ${text} <% p.name AND ${filters}),
+         SELECT ${MATCH_COLUMNS}, ts_rank(p.search, tsq) AS score
+           FROM corrected, websearch_to_tsquery('english', corrected.words) AS tsq, products p
+          WHERE corrected.words IS NOT NULL AND p.search @@ tsq AND ${filters}),
        m AS (SELECT *, false AS fuzzy FROM fts UNION ALL SELECT *, true FROM fuzzy)`;
+  const correctedWords = text === null ? 'NULL::text' : '(SELECT words FROM corrected)';
   const order = ORDER_BY[q.sort];
   const bounds = param(BAND_BOUNDS);
   const limit = param(count);
   const skip = param(offset);
   const sql = `WITH ${matches}
 SELECT (SELECT count(*)::int FROM m) AS total,
-       (SELECT coalesce(bool_or(fuzzy), false) FROM m) AS fuzzy,
+       (SELECT CASE WHEN bool_or(fuzzy) THEN ${correctedWords} END FROM m) AS corrected,
        (SELECT coalesce(json_agg(json_build_object('category', category, 'count', n) ORDER BY n DESC, category), '[]')::text
           FROM (SELECT category, count(*)::int AS n FROM m GROUP BY category) c) AS categories,
        (SELECT coalesce(json_agg(json_build_array(band, n)), '[]')::text
@@ -166,10 +176,13 @@ SELECT (SELECT count(*)::int FROM m) AS total,
   return { name: `catalog-search-${createHash('sha1').update(sql).digest('base64url').slice(0, 16)}`, text: sql, values };
 }
 
-/** A stretch of a query's results (list items as JSON text, from `offset`) with its total and facets. */
-export interface SearchResults { offset: number; items: string[]; total: number; fuzzy: boolean; facets: string }
+/**
+ * A stretch of a query's results (list items as JSON text, from `offset`) with its total,
+ * its facets, and the corrected words when the results are for those instead.
+ */
+export interface SearchResults { offset: number; items: string[]; total: number; corrected: string | null; facets: string }
 
-interface SearchRow { total: number; fuzzy: boolean; categories: string; bands: string; items: string[] }
+interface SearchRow { total: number; corrected: string | null; categories: string; bands: string; items: string[] }
 
 export async function fetchResults(pool: Pool, q: SearchQuery, offset: number, count: number): Promise<SearchResults> {
   const { rows } = await pool.query<SearchRow>(searchStatement(q, offset, count));
@@ -180,7 +193,7 @@ export async function fetchResults(pool: Pool, q: SearchQuery, offset: number, c
     count: counts.get(i) ?? 0,
   }));
   return {
-    offset, items: row.items, total: row.total, fuzzy: row.fuzzy,
+    offset, items: row.items, total: row.total, corrected: row.corrected,
     facets: `{"categories":${row.categories},"priceBands":${JSON.stringify(priceBands)}}`,
   };
 }
@@ -189,7 +202,8 @@ export async function fetchResults(pool: Pool, q: SearchQuery, offset: number, c
 export function renderPage(results: SearchResults, q: SearchQuery): string {
   const start = (q.page - 1) * q.limit - results.offset;
   return `{"products":[${results.items.slice(start, start + q.limit).join(',')}],"page":${q.page},"limit":${q.limit},` +
-    `"total":${results.total},"sort":"${q.sort}","fuzzy":${results.fuzzy},"facets":${results.facets}}`;
+    `"total":${results.total},"sort":"${q.sort}","fuzzy":${results.corrected !== null},"correctedQuery":${JSON.stringify(results.corrected)},` +
+    `"facets":${results.facets}}`;
 }
 
 /** The page `q` asks for, straight from Postgres. */

@@ -61,14 +61,18 @@ export class Catalog {
   /**
    * A search page. The first RESULT_WINDOW results of each query (words, filters, sort)
    * are cached with its total and facets, so every page and page size inside them is
-   * served from one entry; deeper pages go to Postgres.
+   * served from one entry; a deeper page is cached on its own.
    */
   async search(query: SearchQuery): Promise<CatalogAnswer> {
-    if (!this.changes.live || query.page * query.limit > RESULT_WINDOW) return { body: await runSearch(this.deps.pool, query), cached: false };
-    const key = searchKey(query);
+    if (!this.changes.live) return { body: await runSearch(this.deps.pool, query), cached: false };
+    const start = (query.page - 1) * query.limit;
+    const inWindow = start + query.limit <= RESULT_WINDOW;
+    const key = inWindow ? searchKey(query) : `${searchKey(query)}@${start}+${query.limit}`;
     const hit = this.searches.get(key);
     if (hit !== undefined) return { body: renderPage(hit, query), cached: true };
-    const results = await this.searches.load(key, () => fetchResults(this.deps.pool, query, 0, RESULT_WINDOW));
+    const results = await this.searches.load(key, () => (inWindow
+      ? fetchResults(this.deps.pool, query, 0, RESULT_WINDOW)
+      : fetchResults(this.deps.pool, query, start, query.limit)));
     return { body: renderPage(results, query), cached: false };
   }
 

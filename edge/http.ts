@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import { Readable } from 'node:stream';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../common/logger.js';
 import { DependencyUnavailableError } from '../common/errors.js';
@@ -34,6 +35,8 @@ export interface Reply {
   headers?: Record<string, string>;
   /** Send `body` as is with this content type instead of JSON. */
   contentType?: string;
+  /** Stream this instead of `body` (large files): exactly `size` bytes, sent as the client takes them. */
+  stream?: { body: Readable; size: number };
 }
 
 export type Access = 'anyone' | 'signed-in' | readonly Role[];
@@ -46,6 +49,22 @@ export interface RouteSpec<Body> {
   /** Request headers the handler reads (lower-case); authorization and x-request-id are always read. */
   headers?: readonly string[];
   handler: (ctx: RequestContext<Body>) => Promise<Reply> | Reply;
+}
+
+/**
+ * A route whose body is a stream of bytes (uploads of any size) instead of JSON: the
+ * handler reads `body` (a Readable fed by uWS with backpressure: the socket pauses while
+ * the handler has not taken what came); the JSON body limit does not apply.
+ */
+export interface UploadSpec {
+  summary: string;
+  access: Access;
+  headers?: readonly string[];
+  /** The content types it takes, for the OpenAPI document. */
+  contentTypes: readonly string[];
+  /** The URL carries its own credential (a signature in the query) instead of a bearer token. */
+  signedUrl?: boolean;
+  handler: (ctx: RequestContext<undefined>, body: Readable) => Promise<Reply>;
 }
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'del';
@@ -61,7 +80,11 @@ const statusLine = (status: number): string => {
 };
 
 /** Per request: answered yet, and the route's timer (metrics) with the start time. */
-interface RequestState { aborted: boolean; timer?: RouteTimer; started?: number }
+interface RequestState {
+  aborted: boolean; timer?: RouteTimer; started?: number;
+  /** Streams only: called when the client goes away; whether the whole request body came. */
+  onAbort?: () => void; bodyEnded?: boolean;
+}
 
 const REQUEST_ID_RE = /^[\w.:-]{1,128}$/;
 
@@ -74,6 +97,8 @@ export interface RouteInfo {
   access: Access;
   bodySchema: string | undefined;
   headers: readonly string[];
+  /** Set for upload routes (a byte stream, not JSON). */
+  upload?: { contentTypes: readonly string[]; signedUrl: boolean };
 }
 
 export class Router {
@@ -93,6 +118,21 @@ export class Router {
   patch<B>(pattern: string, spec: RouteSpec<B>): this { return this.add('patch', pattern, spec); }
   delete<B>(pattern: string, spec: RouteSpec<B>): this { return this.add('del', pattern, spec); }
 
+  /** A streaming upload route (see UploadSpec). */
+  upload(method: 'put' | 'post', pattern: string, spec: UploadSpec): this {
+    this.routes.push({
+      method, pattern, summary: spec.summary, access: spec.access, bodySchema: undefined, headers: spec.headers ?? [],
+      upload: { contentTypes: spec.contentTypes, signedUrl: spec.signedUrl ?? false },
+    });
+    this.listen(method, pattern, spec.access, spec.headers, (res, state, ctx) => {
+      const body = this.bodyStream(res, state);
+      const reply = spec.handler(ctx as RequestContext<undefined>, body)
+        .catch((error: unknown) => this.toReply(error, ctx.requestId));
+      void reply.then((r) => this.finishUpload(res, state, ctx, r, body));
+    });
+    return this;
+  }
+
   /** Answers every unmatched request with a problem instead of uWS's bare 404. */
   fallback(): void {
     this.app.any('/*', (res, req) => {
@@ -107,33 +147,9 @@ export class Router {
       method: method === 'del' ? 'delete' : method, pattern, summary: spec.summary ?? '', access: spec.access,
       bodySchema: spec.body?.schema, headers: spec.headers ?? [],
     });
-    const paramNames = [...pattern.matchAll(/:(\w+)/g)].map((m) => m[1]!);
-    const headerNames = ['content-type', 'content-length', ...(spec.headers ?? [])];
-    const timer = routeTimer(method === 'del' ? 'delete' : method, pattern);
-    this.app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
-      // uWS requests live only until the first await: read everything now.
-      const state: RequestState = { aborted: false, timer, started: timer ? performance.now() : 0 };
-      res.onAborted(() => { state.aborted = true; });
-      const requestId = this.requestIdOf(req);
-      const headers: Record<string, string> = {};
-      for (const name of headerNames) headers[name] = req.getHeader(name);
-      const params: Record<string, string> = {};
-      paramNames.forEach((name, i) => { params[name] = decodeURIComponent(req.getParameter(i) ?? ''); });
-      const ctx: RequestContext<B> = {
-        method: req.getMethod(), path: req.getUrl(), query: new URLSearchParams(req.getQuery() ?? ''),
-        params, headers, requestId, remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
-        body: undefined as B, rawBody: '', user: undefined,
-      };
-      let authError: HttpProblem | undefined;
-      try {
-        ctx.user = this.authorize(req.getHeader('authorization'), spec.access);
-      } catch (error) {
-        authError = error as HttpProblem;
-      }
-      if (authError) {
-        this.drainAndSend(res, state, headers, requestId, problemReply(authError));
-        return;
-      }
+    this.listen(method, pattern, spec.access, spec.headers, (res, state, untyped) => {
+      const ctx = untyped as RequestContext<B>;
+      const { headers, requestId } = ctx;
       if (!spec.body) {
         this.run(res, state, ctx, spec);
         return;
@@ -159,6 +175,36 @@ export class Router {
       });
     });
     return this;
+  }
+
+  /** Registers the uWS handler: reads the request (params, headers, id), checks access, then calls `next`. */
+  private listen(method: Method, pattern: string, access: Access, extraHeaders: readonly string[] | undefined,
+    next: (res: HttpResponse, state: RequestState, ctx: RequestContext<unknown>) => void): void {
+    const paramNames = [...pattern.matchAll(/:(\w+)/g)].map((m) => m[1]!);
+    const headerNames = ['content-type', 'content-length', ...(extraHeaders ?? [])];
+    const timer = routeTimer(method === 'del' ? 'delete' : method, pattern);
+    this.app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
+      // uWS requests live only until the first await: read everything now.
+      const state: RequestState = { aborted: false, timer, started: timer ? performance.now() : 0 };
+      res.onAborted(() => { state.aborted = true; state.onAbort?.(); });
+      const requestId = this.requestIdOf(req);
+      const headers: Record<string, string> = {};
+      for (const name of headerNames) headers[name] = req.getHeader(name);
+      const params: Record<string, string> = {};
+      paramNames.forEach((name, i) => { params[name] = decodeURIComponent(req.getParameter(i) ?? ''); });
+      const ctx: RequestContext<unknown> = {
+        method: req.getMethod(), path: req.getUrl(), query: new URLSearchParams(req.getQuery() ?? ''),
+        params, headers, requestId, remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+        body: undefined, rawBody: '', user: undefined,
+      };
+      try {
+        ctx.user = this.authorize(req.getHeader('authorization'), access);
+      } catch (error) {
+        this.drainAndSend(res, state, headers, requestId, problemReply(error as HttpProblem));
+        return;
+      }
+      next(res, state, ctx);
+    });
   }
 
   private requestIdOf(req: HttpRequest): string {
@@ -234,9 +280,53 @@ export class Router {
     });
   }
 
-  private send(res: HttpResponse, state: RequestState, requestId: string, reply: Reply): void {
+  /**
+   * The body as a Readable: each uWS chunk is copied in; when the stream's buffer is full
+   * the socket pauses until the reader asks for more (a chunk already on its way is kept).
+   */
+  private bodyStream(res: HttpResponse, state: RequestState): Readable {
+    let paused = false;
+    const body = new Readable({
+      highWaterMark: 1 << 20,
+      read: () => {
+        if (paused && !state.aborted) { paused = false; res.resume(); }
+      },
+    });
+    state.onAbort = () => body.destroy(new Error('the client went away before the body ended'));
+    body.on('error', () => undefined); // the reader (if any) gets it too; unread, it must not crash the process
+    res.onData((chunk, isLast) => {
+      const room = body.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) { state.bodyEnded = true; body.push(null); }
+      else if (!room && !paused) { paused = true; res.pause(); }
+    });
+    return body;
+  }
+
+  /**
+   * Sends an upload's reply. A handler that answered before reading the whole body (a
+   * refusal): a small rest is read and dropped, a large one is cut by closing the connection.
+   */
+  private finishUpload(res: HttpResponse, state: RequestState, ctx: RequestContext<unknown>, reply: Reply, body: Readable): void {
+    if (state.bodyEnded) {
+      this.send(res, state, ctx.requestId, reply);
+      return;
+    }
+    const declared = Number(ctx.headers['content-length'] || 0);
+    if (body.destroyed || declared > this.maxBodyBytes) {
+      this.send(res, state, ctx.requestId, reply, true);
+      return;
+    }
+    body.on('end', () => this.send(res, state, ctx.requestId, reply));
+    body.resume();
+  }
+
+  private send(res: HttpResponse, state: RequestState, requestId: string, reply: Reply, closeConnection = false): void {
     if (state.aborted) return;
     state.aborted = true; // one reply per request
+    if (reply.stream) {
+      this.sendStream(res, state, requestId, reply, reply.stream);
+      return;
+    }
     const isProblem = reply.status >= 400;
     const contentType = reply.contentType ?? (isProblem ? 'application/problem+json' : 'application/json');
     const payload = reply.body === undefined ? '' : reply.contentType ? (reply.body as string | Buffer) : JSON.stringify(reply.body);
@@ -245,7 +335,47 @@ export class Router {
       res.writeHeader('x-request-id', requestId);
       if (reply.body !== undefined) res.writeHeader('content-type', contentType);
       if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]!);
-      res.end(payload);
+      res.end(payload, closeConnection);
+    });
+    state.timer?.observe(reply.status, state.started!);
+  }
+
+  /** Streams a large reply as the client takes it (uWS tryEnd/onWritable), never all in memory. */
+  private sendStream(res: HttpResponse, state: RequestState, requestId: string, reply: Reply, stream: { body: Readable; size: number }): void {
+    const { body, size } = stream;
+    let gone = false;
+    state.onAbort = () => { gone = true; body.destroy(); };
+    const write = (chunk: Buffer): [ok: boolean, done: boolean] => {
+      const [ok, done] = res.tryEnd(chunk, size);
+      if (done) body.destroy();
+      return [ok, done];
+    };
+    res.cork(() => {
+      res.writeStatus(statusLine(reply.status));
+      res.writeHeader('x-request-id', requestId);
+      if (reply.contentType) res.writeHeader('content-type', reply.contentType);
+      if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]!);
+      if (size === 0) { res.end(); body.destroy(); }
+    });
+    body.on('data', (chunk: Buffer) => {
+      if (gone) return;
+      const offset = res.getWriteOffset();
+      let ok = false;
+      let done = false;
+      res.cork(() => { [ok, done] = write(chunk); });
+      if (ok || done) return;
+      body.pause();
+      res.onWritable((next) => {
+        const [sent, finished] = write(chunk.subarray(next - offset));
+        if (sent && !finished) body.resume();
+        return sent;
+      });
+    });
+    body.on('error', (error) => {
+      if (gone) return;
+      gone = true;
+      this.log.warn({ requestId, err: error }, 'stream reply failed midway; closing the connection');
+      res.close();
     });
     state.timer?.observe(reply.status, state.started!);
   }

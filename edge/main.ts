@@ -27,6 +27,11 @@ import { deadLetterRoutes } from './routes/ops-dead-letters.js';
 import { opsRoutes } from './routes/ops.js';
 import { cartRoutes } from './routes/cart.js';
 import { inventoryRoutes } from './routes/inventory.js';
+import { shipmentRoutes } from './routes/shipments.js';
+import { notificationRoutes } from './routes/notifications.js';
+import { reportRoutes } from './routes/reports.js';
+import { mediaRoutes } from './routes/media.js';
+import { docsRoutes } from './routes/docs.js';
 import { startLowStockSweep } from './inventory-low-stock.js';
 
 async function main(): Promise<void> {
@@ -66,8 +71,13 @@ async function main(): Promise<void> {
   orderActionRoutes(router, deps);
   paymentRoutes(router, deps);
   deadLetterRoutes(router, deps);
+  shipmentRoutes(router, deps);
+  notificationRoutes(router, deps);
+  reportRoutes(router, deps);
+  mediaRoutes(router, deps);
   // New route modules are registered above this line.
   const stopLowStockSweep = startLowStockSweep(deps, config.lowStockIntervalMs);
+  docsRoutes(router, deps); // last: the OpenAPI document covers every route registered before it
   router.fallback();
 
   const listenSocket = await new Promise<unknown>((resolve, reject) => {

@@ -5,6 +5,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsImport from 'ajv-formats';
 import { problems, type FieldError } from './problems.js';
+import { MEDIA_CONTENT_TYPES } from './media-types.js';
 
 const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
 
@@ -143,6 +144,30 @@ export const schemas = {
     properties: {
       id: text(1, 255), type: text(1, 255),
       data: { type: 'object', required: ['object'], properties: { object: { type: 'object' } } },
+    },
+  },
+  /** A product image or video to upload: its type and size are fixed here and checked on upload. */
+  CreateMediaRequest: {
+    type: 'object', additionalProperties: false, required: ['contentType', 'bytes'],
+    properties: {
+      contentType: { type: 'string', enum: MEDIA_CONTENT_TYPES },
+      bytes: { type: 'integer', minimum: 1, maximum: 2 ** 31 },
+      fileName: text(1, 255),
+    },
+  },
+  // A shipment of an order's items (edge/routes/shipments.ts); without `items`, all of the caller's unshipped units.
+  CreateShipmentRequest: {
+    type: 'object', additionalProperties: false, required: ['carrier', 'trackingNumber'],
+    properties: {
+      carrier: { type: 'string', minLength: 1, maxLength: 100, pattern: '\\S' },
+      trackingNumber: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9](?:[A-Za-z0-9 ._/-]*[A-Za-z0-9])?$' },
+      items: {
+        type: 'array', minItems: 1, maxItems: 50,
+        items: {
+          type: 'object', additionalProperties: false, required: ['productId'],
+          properties: { productId: uuid, quantity: { type: 'integer', minimum: 1, maximum: 1000 } },
+        },
+      },
     },
   },
   // New request schemas go above this line, one entry each (name: JSON Schema).

@@ -24,6 +24,14 @@ export ADMIN_EMAIL=${ADMIN_EMAIL:-admin@example.com}
 export ADMIN_PASSWORD=${ADMIN_PASSWORD:-$DEMO_ADMIN_PASSWORD}
 export PORT=${PORT:-8080}
 
+# Payments: with no STRIPE_SECRET_KEY, the project's payment sandbox (sandbox/) stands in for
+# Stripe; the same code talks to Stripe itself when the key is set and STRIPE_API_BASE is not.
+if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
+  sandbox_port=${SANDBOX_PORT:-12111}
+  export STRIPE_SECRET_KEY=sk_test_sandbox STRIPE_API_BASE=http://127.0.0.1:${sandbox_port}
+  export STRIPE_WEBHOOK_SECRET=${STRIPE_WEBHOOK_SECRET:-whsec_sandbox_$(openssl rand -hex 16)}
+fi
+
 npm run build --silent
 
 pids=()
@@ -43,6 +51,13 @@ mkdir -p "$logs"
 node dist/edge/main.js > >(tee -a "$logs/edge.log") 2>&1 & pids+=($!)
 node dist/workers/main.js order-writer >> "$logs/order-writer.log" 2>&1 & pids+=($!)
 node dist/reconciler/main.js >> "$logs/reconciler.log" 2>&1 & pids+=($!)
+if [ -n "${sandbox_port:-}" ]; then
+  SANDBOX_PORT=$sandbox_port SANDBOX_LATENCY_MS=${SANDBOX_LATENCY_MS:-100-300} SANDBOX_WEBHOOK_URL=http://127.0.0.1:${PORT}/v1/payments/webhook \
+    node dist/sandbox/payments-server.js >> "$logs/payment-sandbox.log" 2>&1 & pids+=($!)
+fi
+node dist/workers/main.js payment-settler >> "$logs/payment-settler.log" 2>&1 & pids+=($!)
+node dist/workers/main.js notifier >> "$logs/notifier.log" 2>&1 & pids+=($!)
+node dist/workers/main.js analytics >> "$logs/analytics.log" 2>&1 & pids+=($!)
 
 node dist/infra/demo-seed.js
 cat >&2 <<INFO

@@ -93,7 +93,11 @@ async function readOrder(token: string, orderId: string): Promise<OrderView> {
 
 async function waitFor(token: string, orderId: string, check: (o: OrderView) => boolean, what: string): Promise<OrderView> {
   let last: OrderView | undefined;
-  await eventually(async () => check(last = await readOrder(token, orderId)), 30_000, `${what} (last: ${JSON.stringify(last)})`);
+  try {
+    await eventually(async () => check(last = await readOrder(token, orderId)), 30_000, what);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; the order last read: ${JSON.stringify(last)}`);
+  }
   return last!;
 }
 
@@ -375,6 +379,7 @@ describe('cancelling an order', () => {
     expect(cancel.body).toMatchObject({ orderId, status: 'cancelled', refund: null });
     const order = await readOrder(buyer.token, orderId);
     expect(order.status).toBe('cancelled');
+    expect(order.paymentStatus).toBe('canceled');
     expect(order.history.find((h) => h.status === 'cancelled')?.reason).toBe('cancelled by the buyer');
     expect(await stack.api.available(productId)).toBe(before);
     const stats = await sandboxStats(orderId);
@@ -467,6 +472,7 @@ describe('unpaid reservations', () => {
     await stack.procs['payment-settler']?.kill('SIGTERM');
     const settler = await startReady('payment-settler', { PAYMENT_HOLD_MS: String(HOLD_MS) });
     try {
+      await settler.waitFor(/joined its consumer group/, 30_000);
       const { buyer, orderId, productId, before } = await orderOf('pm_card_threeDSecure2Required', { sale: { quantity: 2, perUserLimit: 1 } });
       await waitFor(buyer.token, orderId, (o) => o.paymentStatus === 'requires_action', 'payment requires action');
       expect(await stack.api.available(productId)).toBe(before - 1);
@@ -477,6 +483,8 @@ describe('unpaid reservations', () => {
       expect((await sandboxStats(orderId)).paymentIntents[0]!.status).toBe('canceled');
       expect((await place(buyer.token, productId, 'pm_card_visa')).status).toBe(202);
       await expectNoDrift(productId);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\nsettler output:\n${settler.output.slice(-30).join('\n')}`);
     } finally {
       await settler.kill('SIGTERM');
     }

@@ -13,6 +13,8 @@ import { createKafka, ensureTopics } from '../common/kafka.js';
 import type { Kafka } from 'kafkajs';
 import { OrderWriter } from './order-writer.js';
 import { startPaymentSettler } from './payment-settler.js';
+import { startNotifier } from './notifier.js';
+import { startAnalytics } from './analytics.js';
 
 export interface WorkerContext { config: Config; log: Logger; pool: Pool; redis: Redis; kafka: Kafka }
 type Worker = (ctx: WorkerContext) => Promise<{ stop(): Promise<void> }>;
@@ -29,6 +31,8 @@ const WORKERS: Record<string, Worker> = {
     return writer;
   },
   'payment-settler': (ctx) => startPaymentSettler(ctx),
+  notifier: (ctx) => Promise.resolve(startNotifier(ctx)),
+  analytics: (ctx) => Promise.resolve(startAnalytics(ctx)),
 };
 
 async function main(): Promise<void> {

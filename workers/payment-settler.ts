@@ -18,15 +18,17 @@
  * reason. A sweep, every `sweepIntervalMs`, expires orders left unpaid past the hold,
  * issues refunds still owed, and carries out the dead-letter replays operators ask for.
  */
+import { paymentOutcomes } from '../common/metrics.js';
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type { Pool } from '../common/db.js';
 import type { Logger } from '../common/logger.js';
 import type { AcceptedOrder } from '../common/order.js';
 import { PipelineError } from '../common/errors.js';
+import { isUuid } from '../common/ids.js';
 import { retry, sleep } from '../common/retry.js';
 import { GROUPS, TOPICS } from '../common/topics.js';
 import type { PaymentOutcome } from '../common/payments.js';
-import { Settlement } from '../common/settlement.js';
+import { Settlement, type Applied } from '../common/settlement.js';
 import { createPaymentProvider } from '../common/payments.js';
 import type { Config } from '../common/config.js';
 import type { Redis } from '../common/redis.js';
@@ -56,6 +58,49 @@ interface Persisted {
 
 export interface SettleResult { orderId: string; result: string }
 
+type Confirmation = Parameters<Settlement['confirmMany']>[0][number];
+
+/** Successful payments are recorded together: up to `max` in one transaction, after at most `lingerMs`. */
+const CONFIRM_BATCH = { max: 200, lingerMs: 5 };
+
+/**
+ * Gathers items and hands them to `flush` together: when `max` are waiting or `lingerMs`
+ * after the first; each caller gets its own item's result (or the batch's error).
+ */
+class Batcher<T, R> {
+  private waiting: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly flush: (items: T[]) => Promise<Map<string, R>>,
+    private readonly keyOf: (item: T) => string,
+    private readonly limits: { max: number; lingerMs: number },
+  ) {}
+
+  add(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.push({ item, resolve, reject });
+      if (this.waiting.length >= this.limits.max) this.drain();
+      else this.timer ??= setTimeout(() => this.drain(), this.limits.lingerMs);
+    });
+  }
+
+  private drain(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.waiting;
+    this.waiting = [];
+    this.flush(batch.map((w) => w.item)).then(
+      (results) => batch.forEach((w) => {
+        const result = results.get(this.keyOf(w.item));
+        if (result === undefined) w.reject(new Error(`no result for ${this.keyOf(w.item)}`));
+        else w.resolve(result);
+      }),
+      (error: unknown) => batch.forEach((w) => w.reject(error)),
+    );
+  }
+}
+
 /** A counting semaphore: at most `limit` tasks run at once. */
 class Limiter {
   private active = 0;
@@ -79,6 +124,7 @@ export class PaymentSettler {
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private readonly limiter: Limiter;
+  private readonly confirmations: Batcher<Confirmation, Applied>;
   private sweeping: Promise<void> | undefined;
   private running = false;
 
@@ -90,6 +136,7 @@ export class PaymentSettler {
     private readonly log: Logger,
   ) {
     this.limiter = new Limiter(settings.concurrency);
+    this.confirmations = new Batcher((items) => this.settlement.confirmMany(items), (item) => item.orderId, CONFIRM_BATCH);
   }
 
   async start(): Promise<void> {
@@ -105,6 +152,8 @@ export class PaymentSettler {
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.log.info(
+      { partitions: payload.memberAssignment[TOPICS.ordersAccepted]?.length ?? 0 }, 'payment settler joined its consumer group'));
     await consumer.connect();
     await consumer.subscribe({ topic: TOPICS.ordersAccepted, fromBeginning: true });
     await consumer.run({
@@ -129,6 +178,7 @@ export class PaymentSettler {
     for (const message of batch.messages) {
       try {
         const order = JSON.parse(message.value?.toString('utf8') ?? '') as AcceptedOrder;
+        if (!isUuid(String(order.orderId))) throw new Error('no order id');
         orders.set(order.orderId, order);
       } catch {
         this.log.error({ partition: batch.partition, offset: message.offset }, 'unreadable order message skipped');
@@ -193,10 +243,15 @@ export class PaymentSettler {
       const id = await this.record(() => this.settlement.deadLetter(
         { orderId: row.orderId, topic: TOPICS.paymentsDeadLetter, payload: message, reason: error.message, attempts },
         (deadLetterId) => this.announceDeadLetter(deadLetterId, row.orderId, message, error.message, attempts)));
+      paymentOutcomes.inc({ outcome: 'failed' });
       this.log.error({ orderId: row.orderId, attempts, deadLetterId: id, err: error.message }, 'payment dead-lettered; order failed');
       return { orderId: row.orderId, result: 'dead-lettered' };
     }
-    const applied = await this.record(() => this.settlement.apply(row.orderId, outcome, attempts));
+    const settled = outcome;
+    paymentOutcomes.inc({ outcome: settled.kind });
+    const applied = await this.record(() => (settled.kind === 'succeeded'
+      ? this.confirmations.add({ orderId: row.orderId, outcome: settled, attempts })
+      : this.settlement.apply(row.orderId, settled, attempts)));
     this.log.debug({ orderId: row.orderId, attempts, result: applied.result }, 'payment settled');
     return { orderId: row.orderId, result: applied.result };
   }
@@ -247,7 +302,10 @@ export class PaymentSettler {
     })));
     const owed = await this.pool.query<{ orderId: string }>(
       `SELECT order_id AS "orderId" FROM payments WHERE refund_status = 'pending' AND updated_at < now() - interval '2 seconds' LIMIT 100`);
-    for (const { orderId } of owed.rows) await this.settlement.settleRefund(orderId);
+    for (const { orderId } of owed.rows) {
+      await this.settlement.settleRefund(orderId).catch((error: unknown) =>
+        this.log.error({ orderId, err: (error as Error).message }, 'refund owed could not be issued; trying again next round'));
+    }
     while (this.running && await this.replayOne()) { /* one dead letter at a time */ }
   }
 

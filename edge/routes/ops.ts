@@ -44,7 +44,9 @@ export function opsRoutes(router: Router, deps: EdgeDeps, app: TemplatedApp): Op
   const metricsToken = process.env.METRICS_TOKEN || undefined;
   const assets = loadAssets();
   if (metricsEnabled) {
-    startProcessMetrics({ process: 'edge', redis: deps.redis, pool: deps.pool, port: 0 });
+    const metrics = startProcessMetrics({ process: 'edge', redis: deps.redis, pool: deps.pool, port: 0 });
+    // Registered before main's own handlers: the snapshot is deleted before the Redis connection quits.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { sampler.stop(); void metrics.stop(); });
     sampler.start();
     sampler.onSample((stats) => {
       if (app.numSubscribers(OPS_TOPIC) > 0) app.publish(OPS_TOPIC, JSON.stringify({ type: 'stats', stats } satisfies OpsMessage));

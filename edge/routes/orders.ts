@@ -12,6 +12,7 @@ import { countDecision } from '../../common/metrics.js';
 import { DependencyUnavailableError } from '../../common/errors.js';
 import type { AuthUser } from '../auth.js';
 import { CartCheckout } from '../cart-checkout.js';
+import { SHIPMENT_COLUMNS } from './shipments.js';
 
 interface CreateOrderBody {
   /** Either items or cartId (edge/schemas.ts). */
@@ -129,12 +130,13 @@ export function orderRoutes(router: Router, deps: EdgeDeps): void {
                    FROM order_items i WHERE i.order_id = o.order_id) AS items,
                 (SELECT json_agg(json_build_object('status', h.status, 'at', h.at, 'reason', h.reason) ORDER BY h.at, h.status)
                    FROM order_history h WHERE h.order_id = o.order_id) AS history,
-                ${PAYMENT_COLUMNS}
+                ${PAYMENT_COLUMNS},
+                ${SHIPMENT_COLUMNS}
            FROM orders o WHERE o.order_id = $1`, [orderId]);
       const row = rows[0] as ({ userId: string } & Record<string, unknown>) | undefined;
       if (row) {
         if (!canSee(ctx.user!, row.userId)) throw problems.notFound(`Order ${orderId}`);
-        return { status: 200, body: { ...row, trackingNumber: null, shipments: [] } };
+        return { status: 200, body: row };
       }
       // Accepted but not yet persisted: answer from the edge's record of the 202.
       const pending = await deps.redis.get(acceptedOrderKey(orderId))

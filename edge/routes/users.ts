@@ -5,6 +5,7 @@ import { hashPassword, verifyPassword, type Role } from '../auth.js';
 import { validator } from '../schemas.js';
 import { problems } from '../problems.js';
 import { newId } from '../../common/ids.js';
+import { SignInLimits } from '../rate-limit.js';
 import type { Pool } from '../../common/db.js';
 
 interface RegisterBody { name: string; email: string; password: string; role?: 'customer' | 'seller' }
@@ -28,11 +29,14 @@ export async function ensureAdmin(deps: EdgeDeps): Promise<void> {
 }
 
 export function userRoutes(router: Router, deps: EdgeDeps): void {
+  const limits = new SignInLimits(deps.redis, deps.log, { perIp: deps.config.rateLimitPerIp, loginFailures: deps.config.rateLimitLoginFailures });
+
   router.post<RegisterBody>('/v1/users/register', {
     summary: 'Register a customer or seller',
     access: 'anyone',
     body: validator('RegisterRequest'),
-    handler: async ({ body }) => {
+    handler: async ({ body, remoteAddress }) => {
+      await limits.request(remoteAddress);
       const userId = await createUser(deps.pool, { ...body, role: body.role ?? 'customer' });
       if (!userId) throw problems.conflict('email-taken', 'Email already registered', 'An account with this email exists; log in instead');
       return { status: 201, body: { success: true, userId } };
@@ -43,13 +47,17 @@ export function userRoutes(router: Router, deps: EdgeDeps): void {
     summary: 'Log in; returns a bearer token',
     access: 'anyone',
     body: validator('LoginRequest'),
-    handler: async ({ body }) => {
+    handler: async ({ body, remoteAddress }) => {
+      await limits.request(remoteAddress);
+      await limits.beforeLogin(body.email);
       const { rows } = await deps.pool.query<{ user_id: string; password_hash: string; role: Role }>(
         'SELECT user_id, password_hash, role FROM users WHERE lower(email) = lower($1)', [body.email]);
       const user = rows[0];
       if (!user || !(await verifyPassword(body.password, user.password_hash))) {
+        await limits.loginFailed(body.email);
         throw problems.unauthorized('The email or password is wrong');
       }
+      await limits.loginSucceeded(body.email);
       const token = deps.tokens.issue({ userId: user.user_id, role: user.role });
       return { status: 200, body: { success: true, token, userId: user.user_id, role: user.role } };
     },

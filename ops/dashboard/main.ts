@@ -78,6 +78,12 @@ function connect(): void {
   ws.addEventListener('close', (event) => {
     if (socket !== ws) return;
     setConnection(false);
+    if (event.code === 4503) {
+      const alarm = $('#alarm');
+      alarm.dataset.state = 'warning';
+      alarm.textContent = 'The edge records no figures (METRICS=off)';
+      return;
+    }
     if (event.code === 4401 || event.code === 4403) {
       sessionStorage.removeItem(TOKEN_KEY);
       token = '';

@@ -24,6 +24,9 @@ export function serviceEnv(): Record<string, string> {
     RECONCILE_INTERVAL_MS: '300',
     DRIFT_INTERVAL_MS: '1000',
     LOG_LEVEL: 'info',
+    // Tests register many users from one address; test/rate-limit.test.ts turns these on in its own edge.
+    RATE_LIMIT_PER_IP: '0',
+    RATE_LIMIT_LOGIN_FAILURES: '0',
   };
 }
 
@@ -43,6 +46,8 @@ const ENTRY = {
   reconciler: ['dist/reconciler/main.js'],
   'payment-settler': ['dist/workers/main.js', 'payment-settler'],
   'payment-sandbox': ['dist/sandbox/payments-server.js'],
+  notifier: ['dist/workers/main.js', 'notifier'],
+  analytics: ['dist/workers/main.js', 'analytics'],
 } as const;
 
 export type ProcessName = keyof typeof ENTRY;
@@ -107,6 +112,8 @@ const READY: Record<ProcessName, RegExp> = {
   reconciler: /reconciler running/,
   'payment-settler': /payment settler consuming/,
   'payment-sandbox': /payment sandbox listening/,
+  notifier: /notifier running/,
+  analytics: /analytics running/,
 };
 
 export async function startReady(name: ProcessName, env: Record<string, string> = {}): Promise<RunningProcess> {
