@@ -1,10 +1,10 @@
 /**
  * The ceiling of bench:catalog: bare uWebSockets.js answering every product detail and
- * every search with a fixed body of the size the edge sends (taken from real answers),
- * with the same headers. No routing work, no Redis, no Postgres: what this machine
- * allows a Node uWS server under the same load.
+ * every search with a fixed answer taken from the edge (a body of typical size and the
+ * same headers). No routing work, no Redis, no Postgres: what this machine allows a Node
+ * uWS server under the same load.
  *
- * env: PORT, DETAIL_BODY_FILE, SEARCH_BODY_FILE.
+ * env: PORT, CATALOG_ANSWERS_FILE ({detail, search}: {body, headers: [name, value][]}).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,20 +16,23 @@ if (!Object.keys(require.cache).some((path) => /uws_[\w]+\.node$/.test(path))) {
   throw new Error('uWebSockets.js native binary did not load: the ceiling would run on the slow fallback');
 }
 
-const detailBody = readFileSync(process.env.DETAIL_BODY_FILE!);
-const searchBody = readFileSync(process.env.SEARCH_BODY_FILE!);
-const REQUEST_ID = '00000000-0000-4000-8000-000000000000';
+interface FixedAnswer { body: string; headers: [string, string][] }
+const answers = JSON.parse(readFileSync(process.env.CATALOG_ANSWERS_FILE!, 'utf8')) as { detail: FixedAnswer; search: FixedAnswer };
 
-const fixed = (body: Buffer) => (res: UWS.HttpResponse) => {
-  res.cork(() => {
-    res.writeStatus('200 OK').writeHeader('x-request-id', REQUEST_ID).writeHeader('content-type', 'application/json')
-      .writeHeader('x-cache', 'hit').end(body);
-  });
+const fixed = ({ body, headers }: FixedAnswer) => {
+  const payload = Buffer.from(body);
+  return (res: UWS.HttpResponse) => {
+    res.cork(() => {
+      res.writeStatus('200 OK');
+      for (const [name, value] of headers) res.writeHeader(name, value);
+      res.end(payload);
+    });
+  };
 };
 
 const app = uws.App();
-app.get('/v1/products', fixed(searchBody));
-app.get('/v1/products/:productId', fixed(detailBody));
+app.get('/v1/products', fixed(answers.search));
+app.get('/v1/products/:productId', fixed(answers.detail));
 
 let listenSocket: UWS.us_listen_socket | undefined;
 app.listen('127.0.0.1', Number(process.env.PORT), (socket) => {

@@ -10,12 +10,12 @@
  * distinct words, filters, sorts and pages. Each run is a warm-up (not reported), then
  * the measured window; the edge's cache hit ratio is counted from its x-cache header.
  *
- * env: BENCH_DURATION (s, 10), BENCH_WARMUP (s, 5), BENCH_CONNECTIONS (100),
+ * env: BENCH_DURATION (s, 10), BENCH_WARMUP (s, 15: the search warm-up), BENCH_CONNECTIONS (50),
  *      BENCH_ONLY=detail,search (a subset), BENCH_TARGETS=edge,baseline,ceiling (a subset),
- *      BENCH_QUIET_WAIT (s, 30: waits for an idle machine before each run),
+ *      BENCH_QUIET_WAIT (s, 60: waits up to this long for an idle machine before each run),
  *      plus infra/services.sh's DATA_DIR / *_PORT or REDIS_URL / DATABASE_URL / KAFKA_BROKERS.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -30,9 +30,9 @@ import {
 } from './support.js';
 
 const DURATION_S = intEnv('BENCH_DURATION', 10);
-const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 5);
-const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 100);
-const QUIET_WAIT_S = Number(process.env.BENCH_QUIET_WAIT ?? 30);
+const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 15);
+const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 50);
+const QUIET_WAIT_S = Number(process.env.BENCH_QUIET_WAIT ?? 60);
 const WORKLOADS = new Set((process.env.BENCH_ONLY ?? 'detail,search').split(',').map((s) => s.trim()));
 const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'edge,baseline,ceiling').split(',').map((s) => s.trim()));
 /** Paths generated per workload: more than any target sends in warm-up plus the measured window (then they wrap around). */
@@ -98,7 +98,7 @@ async function measure(target: TargetName, workload: Workload, url: string, path
   run.cpu = meter.stop();
   log(`${workload} → ${target}: ${round(run.requestsPerSec)} req/s, p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, ` +
     `non-200 ${run.non200} ${JSON.stringify(run.byStatus)}, cache hits ${run.cacheHits}; CPU (% of a core): machine ${run.cpu.machineBusyPct}, ` +
-    run.cpu.groups.slice(0, 5).map((t) => `${t.name} ${t.cpuPct}`).join(', '));
+    run.cpu.groups.slice(0, 5).map((t) => `${t.name} ${t.cpuPct}`).join(', ') + `; others ${run.cpu.foreignPct}`);
   return run;
 }
 
@@ -112,11 +112,18 @@ async function stockCounters(redis: Redis, catalog: SeedCatalog): Promise<void> 
   }
 }
 
-/** A body of typical size from the edge for each workload, for the ceiling to answer with. */
-async function typicalBodies(edgeUrl: string, detail: string[], search: string[]): Promise<{ detail: string; search: string }> {
-  const median = async (paths: string[]) => {
-    const bodies = await Promise.all(paths.map(async (path) => (await fetch(edgeUrl + path)).text()));
-    return bodies.sort((a, b) => a.length - b.length)[Math.floor(bodies.length / 2)]!;
+/** An answer of the edge as the ceiling replays it: its body and the headers the server chose. */
+interface FixedAnswer { body: string; headers: [string, string][] }
+
+/** An answer of typical (median) size from the edge for each workload, for the ceiling to replay. */
+async function typicalAnswers(edgeUrl: string, detail: string[], search: string[]): Promise<Record<Workload, FixedAnswer>> {
+  const transport = new Set(['content-length', 'date', 'connection', 'keep-alive', 'uwebsockets']);
+  const median = async (paths: string[]): Promise<FixedAnswer> => {
+    const answers = await Promise.all(paths.map(async (path) => {
+      const res = await fetch(edgeUrl + path);
+      return { body: await res.text(), headers: [...res.headers].filter(([name]) => !transport.has(name)) };
+    }));
+    return answers.sort((a, b) => a.body.length - b.body.length)[Math.floor(answers.length / 2)]!;
   };
   return { detail: await median(detail.slice(0, 51)), search: await median(search.slice(0, 51)) };
 }
@@ -128,6 +135,21 @@ function shuffled<T>(list: T[]): T[] {
     [list[i], list[j]] = [list[j]!, list[i]!];
   }
   return list;
+}
+
+/**
+ * CPU per answered request, from the CPU meter of the run: the target's own process, and
+ * the Postgres and Redis of this benchmark (the machine is shared, so throughput alone
+ * also reflects what others were running).
+ */
+function cpuPerRequest(run: Run): { serverUs: number; servicesUs: number } {
+  const groups = run.cpu?.groups ?? [];
+  const us = (pct: number) => (run.requests ? (pct / 100) * (run.cpu?.seconds ?? 0) * 1e6 / run.requests : 0);
+  const sum = (keep: (name: string) => boolean) => groups.filter((g) => keep(g.name)).reduce((total, g) => total + g.cpuPct, 0);
+  return {
+    serverUs: us(sum((name) => name === run.target)),
+    servicesUs: us(sum((name) => /^(postgres|redis) /.test(name) && groups.find((g) => g.name === name)!.own)),
+  };
 }
 
 function ratio(a: Run | undefined, b: Run | undefined): number | null {
@@ -152,12 +174,10 @@ runBenchmark('bench:catalog', async (cleanup: Cleanup) => {
   const [edgePort, baselinePort, ceilingPort] = await Promise.all([freePort(), freePort(), freePort()]);
   await startReady(cleanup, 'edge', 'dist/edge/main.js', [], { ...productEnv(urls), PORT: String(edgePort), HOST: '127.0.0.1' }, /edge listening/);
   const edgeUrl = `http://127.0.0.1:${edgePort}`;
-  const bodies = await typicalBodies(edgeUrl, paths.detail, paths.search);
-  const dir = join(ARTIFACTS, 'catalog-bench');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'detail-body.json'), bodies.detail);
-  writeFileSync(join(dir, 'search-body.json'), bodies.search);
-  log(`typical bodies: detail ${bodies.detail.length} B, search ${bodies.search.length} B`);
+  const answers = await typicalAnswers(edgeUrl, paths.detail, paths.search);
+  const answersFile = join(ARTIFACTS, 'bench-catalog-answers.json');
+  writeFileSync(answersFile, JSON.stringify(answers));
+  log(`typical answers: detail ${answers.detail.body.length} B, search ${answers.search.body.length} B (+ ${answers.detail.headers.length} headers)`);
   const urlsOf: Record<TargetName, string> = { edge: edgeUrl, baseline: `http://127.0.0.1:${baselinePort}`, ceiling: `http://127.0.0.1:${ceilingPort}` };
   if (TARGETS.has('baseline')) {
     await startReady(cleanup, 'baseline', 'dist/benchmarks/catalog-baseline-server.js', [],
@@ -165,7 +185,7 @@ runBenchmark('bench:catalog', async (cleanup: Cleanup) => {
   }
   if (TARGETS.has('ceiling')) {
     await startReady(cleanup, 'ceiling', 'dist/benchmarks/catalog-ceiling-server.js', [],
-      { PORT: String(ceilingPort), DETAIL_BODY_FILE: join(dir, 'detail-body.json'), SEARCH_BODY_FILE: join(dir, 'search-body.json') },
+      { PORT: String(ceilingPort), CATALOG_ANSWERS_FILE: answersFile },
       /catalog ceiling listening/);
   }
 
@@ -200,9 +220,12 @@ runBenchmark('bench:catalog', async (cleanup: Cleanup) => {
   const out = [
     '',
     `bench:catalog — ${catalog.products.length} products, ${CONNECTIONS} connections, ${DURATION_S}s each after a warm-up (detail: every product once; search: ${WARMUP_S}s of the mix), ${machine().cpus} CPUs`,
-    table(['workload', 'target', 'req/s', 'p50 ms', 'p99 ms', 'non-200', 'cache hits'],
-      runs.map((r) => [r.workload, r.target, round(r.requestsPerSec), round(r.latencyMs.p50, 2), round(r.latencyMs.p99, 2), r.non200,
-        r.target === 'edge' ? `${fmt((hitRatio(r) ?? 0) * 100, 1)}%` : '-'])),
+    table(['workload', 'target', 'req/s', 'p50 ms', 'p99 ms', 'non-200', 'cache hits', 'server µs/req', 'pg+redis µs/req', 'others % of a core'],
+      runs.map((r) => {
+        const cost = cpuPerRequest(r);
+        return [r.workload, r.target, round(r.requestsPerSec), round(r.latencyMs.p50, 2), round(r.latencyMs.p99, 2), r.non200,
+          r.target === 'edge' ? `${fmt((hitRatio(r) ?? 0) * 100, 1)}%` : '-', round(cost.serverUs), round(cost.servicesUs), r.cpu?.foreignPct ?? '-'];
+      })),
     '',
     `detail: edge / ceiling  = ${fmt(figures.detailOverCeiling)}× (target ≥ 0.6: ${targets.detailOverCeiling.met}); p99 ${fmt(edgeDetail?.latencyMs.p99)} ms (target ≤ 3: ${targets.detailP99Ms.met}); edge / baseline = ${fmt(figures.detailOverBaseline)}×`,
     `search: edge / baseline = ${fmt(figures.searchOverBaseline)}× (target ≥ 10: ${targets.searchOverBaseline.met}); p99 ${fmt(edgeSearch?.latencyMs.p99)} ms (target ≤ 50: ${targets.searchP99Ms.met}); edge / ceiling = ${fmt(figures.searchOverCeiling)}×`,
@@ -213,7 +236,7 @@ runBenchmark('bench:catalog', async (cleanup: Cleanup) => {
   const file = writeArtifact('bench-catalog.json', {
     startedAt, machine: machine(),
     settings: { connections: CONNECTIONS, durationS: DURATION_S, warmupS: WARMUP_S, products: catalog.products.length, mix: DEFAULT_MIX,
-      bodyBytes: { detail: bodies.detail.length, search: bodies.search.length } },
+      bodyBytes: { detail: answers.detail.body.length, search: answers.search.body.length } },
     runs, ratios: figures, targets, searchWindow,
   });
   log(`results written to ${file}`);

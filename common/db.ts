@@ -4,8 +4,10 @@ import pg from 'pg';
 // bigint columns (money, counts) come back as numbers: amounts here stay far below 2^53.
 pg.types.setTypeParser(20, (value) => Number(value));
 
-export function createPool(connectionString: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000 });
+/** `settings` are server settings for every connection of the pool (e.g. `{ jit: 'off' }`). */
+export function createPool(connectionString: string, max = 10, settings: Record<string, string> = {}): pg.Pool {
+  const options = Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`).join(' ');
+  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000, ...(options ? { options } : {}) });
   pool.on('error', () => {
     // an idle client lost its connection; the next checkout reconnects
   });

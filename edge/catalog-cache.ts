@@ -6,13 +6,11 @@
  * When full, the oldest entry goes (insertion order).
  */
 interface Entry<V> { value: V; expiresAt: number }
-interface Load<V> { promise: Promise<V>; stale: boolean }
+interface Load<V> { promise: Promise<V | undefined>; stale: boolean }
 
 export class LocalCache<V> {
   private readonly entries = new Map<string, Entry<V>>();
   private readonly loads = new Map<string, Load<V>>();
-  hits = 0;
-  misses = 0;
 
   constructor(private readonly maxEntries: number, private readonly ttlMs: number) {}
 
@@ -26,23 +24,39 @@ export class LocalCache<V> {
       this.entries.delete(key);
       return undefined;
     }
-    this.hits++;
     return entry.value;
   }
 
   /** Loads a missing key (joining a load already running for it) and keeps the result. */
   load(key: string, loader: () => Promise<V>): Promise<V> {
-    this.misses++;
     const running = this.loads.get(key);
-    if (running && !running.stale) return running.promise;
-    const load: Load<V> = { promise: loader(), stale: false };
+    return (running && !running.stale ? running.promise : this.track(key, loader())) as Promise<V>;
+  }
+
+  /** Keeps what `promise` gives for `key` (if anything), unless the key is invalidated meanwhile. */
+  private track(key: string, promise: Promise<V | undefined>): Promise<V | undefined> {
+    const load: Load<V> = { promise, stale: false };
     this.loads.set(key, load);
     const settle = () => { if (this.loads.get(key) === load) this.loads.delete(key); };
-    load.promise.then((value) => {
+    promise.then((value) => {
       settle();
-      if (!load.stale) this.put(key, value);
+      if (!load.stale && value !== undefined) this.put(key, value);
     }, settle);
-    return load.promise;
+    return promise;
+  }
+
+  /**
+   * Loads missing keys with one call of `loader` (joining loads already running for some
+   * of them); a key the loader does not return has no value and is not kept.
+   */
+  async loadMany(keys: string[], loader: (keys: string[]) => Promise<Map<string, V>>): Promise<Map<string, V>> {
+    const fresh = new Set(keys.filter((key) => { const running = this.loads.get(key); return !running || running.stale; }));
+    const batch = fresh.size ? loader([...fresh]) : undefined;
+    const promises = keys.map((key) => (batch && fresh.has(key) ? this.track(key, batch.then((found) => found.get(key))) : this.loads.get(key)!.promise));
+    const values = await Promise.all(promises);
+    const found = new Map<string, V>();
+    keys.forEach((key, i) => { if (values[i] !== undefined) found.set(key, values[i]!); });
+    return found;
   }
 
   invalidate(key: string): void {

@@ -1,20 +1,23 @@
 /**
  * The catalog's read path, built for read-heavy traffic.
  *
- * Product details and search answers are cached in this process (edge/catalog-cache.ts)
- * as ready-to-send JSON text: a hit costs a map lookup, no network hop and no
- * serialisation. `available` is never cached: every detail reads it fresh from the same
+ * Product details, search results and the products as result lists show them are cached
+ * in this process (edge/catalog-cache.ts) as ready-to-send JSON text: a hit costs a map
+ * lookup, no network hop and no serialisation. `available` is never cached: every detail reads it fresh from the same
  * Redis counters the order pipeline decides on (common/stock.ts readAvailability), so a
  * sold-out product never shows stock. Every change of a product (create, update, delete,
  * review) drops the cached copies on every edge through edge/catalog-changes.ts; entries
  * also expire after a TTL, a backstop for a change notice that could not be published.
  */
 import { DependencyUnavailableError } from '../common/errors.js';
+import { createPool, type Pool } from '../common/db.js';
 import { readAvailability, type Availability } from '../common/stock.js';
 import type { EdgeDeps } from './deps.js';
 import { LocalCache } from './catalog-cache.js';
 import { CatalogChanges } from './catalog-changes.js';
-import { fetchResults, renderPage, runSearch, searchKey, type SearchQuery, type SearchResults } from './catalog-search.js';
+import {
+  CATALOG_PG_SETTINGS, fetchResults, loadListItems, pageRows, renderPage, runSearch, searchKey, type SearchQuery, type SearchResults,
+} from './catalog-search.js';
 import { completeDocument, loadProductDocument, type ProductDocument } from './catalog-store.js';
 
 export interface CatalogAnswer { body: string; cached: boolean }
@@ -25,17 +28,28 @@ export const RESULT_WINDOW = 100;
 export class Catalog {
   /** Product id → its document, or null for "no such product" (so unknown ids cost no query either). */
   private readonly documents: LocalCache<ProductDocument | null>;
-  /** Normalised query (without the page) → its first results, total and facets. Any product change drops them all. */
+  /** Normalised query (without the page) → the ids of its first results, total and facets. Any product change drops them all. */
   private readonly searches: LocalCache<SearchResults>;
+  /** Product id → the product as search results list it, shared by every query that finds it. */
+  private readonly listItems: LocalCache<string>;
   private readonly changes: CatalogChanges;
+  /** Reads have a pool of their own: a burst of searches cannot take the connections writes and orders need. */
+  private readonly pool: Pool;
 
-  constructor(private readonly deps: Pick<EdgeDeps, 'pool' | 'redis' | 'log' | 'config'>) {
+  constructor(private readonly deps: Pick<EdgeDeps, 'redis' | 'log' | 'config'>) {
     const { config } = deps;
+    this.pool = createPool(config.databaseUrl, config.pgPoolSize, CATALOG_PG_SETTINGS);
     this.documents = new LocalCache(config.catalogCacheEntries, config.catalogCacheTtlMs);
     this.searches = new LocalCache(config.searchCacheEntries, config.searchCacheTtlMs);
+    this.listItems = new LocalCache(config.catalogCacheEntries, config.catalogCacheTtlMs);
     this.changes = new CatalogChanges(deps.redis, deps.log, (productId) => {
-      if (productId === null) this.documents.clear();
-      else this.documents.invalidate(productId);
+      if (productId === null) {
+        this.documents.clear();
+        this.listItems.clear();
+      } else {
+        this.documents.invalidate(productId);
+        this.listItems.invalidate(productId);
+      }
       this.searches.clear();
     });
   }
@@ -54,26 +68,35 @@ export class Catalog {
 
   /** The detail read straight from Postgres (after a write, to answer with what was written). */
   async freshProduct(productId: string): Promise<string | null> {
-    const [doc, { available, liveSaleId }] = await Promise.all([loadProductDocument(this.deps.pool, productId), this.availability(productId)]);
+    const [doc, { available, liveSaleId }] = await Promise.all([loadProductDocument(this.pool, productId), this.availability(productId)]);
     return doc === null ? null : completeDocument(doc, available, liveSaleId);
   }
 
   /**
-   * A search page. The first RESULT_WINDOW results of each query (words, filters, sort)
-   * are cached with its total and facets, so every page and page size inside them is
-   * served from one entry; a deeper page is cached on its own.
+   * A search page. The ids of the first RESULT_WINDOW results of each query (words,
+   * filters, sort) are cached with its total and facets, so every page and page size
+   * inside them is served from one entry (a deeper page is cached on its own); the list
+   * items come from a cache of their own, shared by every query that finds the product.
    */
   async search(query: SearchQuery): Promise<CatalogAnswer> {
-    if (!this.changes.live) return { body: await runSearch(this.deps.pool, query), cached: false };
+    if (!this.changes.live) return { body: await runSearch(this.pool, query), cached: false };
     const start = (query.page - 1) * query.limit;
     const inWindow = start + query.limit <= RESULT_WINDOW;
     const key = inWindow ? searchKey(query) : `${searchKey(query)}@${start}+${query.limit}`;
     const hit = this.searches.get(key);
-    if (hit !== undefined) return { body: renderPage(hit, query), cached: true };
-    const results = await this.searches.load(key, () => (inWindow
-      ? fetchResults(this.deps.pool, query, 0, RESULT_WINDOW)
-      : fetchResults(this.deps.pool, query, start, query.limit)));
-    return { body: renderPage(results, query), cached: false };
+    const results = hit ?? await this.searches.load(key, () => (inWindow
+      ? fetchResults(this.pool, query, 0, RESULT_WINDOW, 'ids')
+      : fetchResults(this.pool, query, start, query.limit, 'ids')));
+    return { body: renderPage(results, query, await this.items(pageRows(results, query))), cached: hit !== undefined };
+  }
+
+  /** The list items of these products, in order (a product deleted meanwhile is left out). */
+  private async items(ids: string[]): Promise<string[]> {
+    const items = ids.map((id) => this.listItems.get(id));
+    const missing = ids.filter((_id, i) => items[i] === undefined);
+    if (missing.length === 0) return items as string[];
+    const loaded = await this.listItems.loadMany(missing, (keys) => loadListItems(this.pool, keys));
+    return ids.map((id, i) => items[i] ?? loaded.get(id)).filter((item): item is string => item !== undefined);
   }
 
   /** After a change of the product has committed: every edge drops what it cached of it. */
@@ -81,15 +104,8 @@ export class Catalog {
     return this.changes.publish(productId);
   }
 
-  stats(): Record<string, number> {
-    return {
-      productEntries: this.documents.size, productHits: this.documents.hits, productMisses: this.documents.misses,
-      searchEntries: this.searches.size, searchHits: this.searches.hits, searchMisses: this.searches.misses,
-    };
-  }
-
   private document(productId: string): Promise<ProductDocument | null> {
-    const load = () => loadProductDocument(this.deps.pool, productId);
+    const load = () => loadProductDocument(this.pool, productId);
     return this.changes.live ? this.documents.load(productId, load) : load();
   }
 

@@ -88,6 +88,53 @@ interface RequestState {
 
 const REQUEST_ID_RE = /^[\w.:-]{1,128}$/;
 
+/**
+ * Sent with every answer (a reply's own header of the same name wins): scripts only from
+ * this origin (no inline script anywhere), never framed, no MIME sniffing. Inline styles
+ * are allowed: /docs carries its style sheet in the page.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; "
+    + "media-src 'self' blob: https:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+};
+
+/** Status line, request id and the security headers the reply does not set itself (inside a cork). */
+function writeHead(res: HttpResponse, reply: Reply, requestId: string): void {
+  res.writeStatus(statusLine(reply.status));
+  res.writeHeader('x-request-id', requestId);
+  const own = reply.headers ? new Set(Object.keys(reply.headers).map((name) => name.toLowerCase())) : undefined;
+  for (const name in SECURITY_HEADERS) if (!own?.has(name)) res.writeHeader(name, SECURITY_HEADERS[name]!);
+}
+
+/** Deepest nesting of objects and arrays a JSON body may have: deeper is a 400, found before parsing. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * What makes JSON text unacceptable before it is even parsed, if anything: nesting deeper
+ * than `maxDepth` (brackets inside strings do not count), or a NUL character in a string
+ * (`\u0000`: no Postgres text column can hold it).
+ */
+export function jsonTextProblem(raw: string, maxDepth: number): string | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) { // backslash: look at the escape, then skip it
+        if (raw.startsWith('u0000', i + 1)) return 'must not contain NUL characters (\\u0000)';
+        i++;
+      } else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) { if (++depth > maxDepth) return `must not nest objects and arrays more than ${maxDepth} levels deep`; }
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return undefined;
+}
+
 /** What the router knows of a route, for the OpenAPI document. */
 export interface RouteInfo {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -191,13 +238,15 @@ export class Router {
       const headers: Record<string, string> = {};
       for (const name of headerNames) headers[name] = req.getHeader(name);
       const params: Record<string, string> = {};
-      paramNames.forEach((name, i) => { params[name] = decodeURIComponent(req.getParameter(i) ?? ''); });
       const ctx: RequestContext<unknown> = {
         method: req.getMethod(), path: req.getUrl(), query: new URLSearchParams(req.getQuery() ?? ''),
         params, headers, requestId, remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
         body: undefined, rawBody: '', user: undefined,
       };
       try {
+        // A throw here would escape into uWS and end the process: bad encodings are a 400 instead.
+        paramNames.forEach((name, i) => { params[name] = decodeParam(name, req.getParameter(i) ?? ''); });
+        if (/%00/.test(req.getQuery() ?? '')) throw problems.badField('(query)', 'must not contain NUL characters (%00)');
         ctx.user = this.authorize(req.getHeader('authorization'), access);
       } catch (error) {
         this.drainAndSend(res, state, headers, requestId, problemReply(error as HttpProblem));
@@ -331,8 +380,7 @@ export class Router {
     const contentType = reply.contentType ?? (isProblem ? 'application/problem+json' : 'application/json');
     const payload = reply.body === undefined ? '' : reply.contentType ? (reply.body as string | Buffer) : JSON.stringify(reply.body);
     res.cork(() => {
-      res.writeStatus(statusLine(reply.status));
-      res.writeHeader('x-request-id', requestId);
+      writeHead(res, reply, requestId);
       if (reply.body !== undefined) res.writeHeader('content-type', contentType);
       if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]!);
       res.end(payload, closeConnection);
@@ -351,8 +399,7 @@ export class Router {
       return [ok, done];
     };
     res.cork(() => {
-      res.writeStatus(statusLine(reply.status));
-      res.writeHeader('x-request-id', requestId);
+      writeHead(res, reply, requestId);
       if (reply.contentType) res.writeHeader('content-type', reply.contentType);
       if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]!);
       if (size === 0) { res.end(); body.destroy(); }
@@ -385,8 +432,22 @@ export function problemReply(problem: HttpProblem): Reply {
   return { status: problem.status, body: problem.body(), headers: problem.headers };
 }
 
+/** A path parameter, percent-decoded; malformed percent-encoding or a NUL is a 400 naming it. */
+function decodeParam(name: string, raw: string): string {
+  let value: string;
+  try {
+    value = decodeURIComponent(raw);
+  } catch {
+    throw problems.badField(name, 'is not valid percent-encoded UTF-8');
+  }
+  if (value.includes('\0')) throw problems.badField(name, 'must not contain NUL characters');
+  return value;
+}
+
 function parseBody<B>(raw: string, contentType: string, validator: BodyValidator<B>): B {
   if (!/^application\/([\w.+-]*\+)?json\b/i.test(contentType)) throw problems.unsupportedMediaType();
+  const shapeProblem = jsonTextProblem(raw, MAX_JSON_DEPTH);
+  if (shapeProblem) throw problems.badField('(body)', shapeProblem);
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);

@@ -32,6 +32,7 @@ import { notificationRoutes } from './routes/notifications.js';
 import { reportRoutes } from './routes/reports.js';
 import { mediaRoutes } from './routes/media.js';
 import { docsRoutes } from './routes/docs.js';
+import { storefrontRoutes } from './routes/storefront.js';
 import { startLowStockSweep } from './inventory-low-stock.js';
 
 async function main(): Promise<void> {
@@ -77,7 +78,8 @@ async function main(): Promise<void> {
   mediaRoutes(router, deps);
   // New route modules are registered above this line.
   const stopLowStockSweep = startLowStockSweep(deps, config.lowStockIntervalMs);
-  docsRoutes(router, deps); // last: the OpenAPI document covers every route registered before it
+  docsRoutes(router, deps); // /openapi.json and /docs: built once start-up has registered every route
+  storefrontRoutes(router, deps); // the pages at / and their client routes; /v1, /ops, /docs… match first (more specific)
   router.fallback();
 
   const listenSocket = await new Promise<unknown>((resolve, reject) => {

@@ -46,7 +46,7 @@ export async function mediaOfProduct(db: Pool, productId: string): Promise<Media
 }
 
 /** How a ready medium is listed on its product (`images` or `videos` of the product detail). */
-export function listedEntry(media: MediaRow, url: string): Record<string, unknown> {
+function listedEntry(media: MediaRow, url: string): Record<string, unknown> {
   return { mediaId: media.mediaId, url, contentType: media.contentType, bytes: media.sizeBytes };
 }
 

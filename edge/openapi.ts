@@ -8,18 +8,21 @@
  */
 import type { Access, RouteInfo } from './http.js';
 import { schemas, type SchemaName } from './schemas.js';
+import { MEDIA_CONTENT_TYPES } from './media-types.js';
 
 type Json = Record<string, unknown>;
 export type OpenApiDocument = Json & { openapi: string; paths: Record<string, Record<string, Json>>; components: Json };
 
 /* ------------------------------------------------------------------ examples */
 
-const ID = {
+/** The ids the examples use (tests put real ones in their place). */
+export const EXAMPLE_IDS = {
   product: '0b6f1f8e-2f43-4c1e-9d4a-5a3b2f1e0c11', user: '7d2c9a40-8b1e-4f6a-a3c2-1e5f9b0d7a22',
   order: 'c5e8b7a1-3d2f-8a4b-9c6d-0e1f2a3b4c33', sale: '4a9e2c7b-1f3d-4e5a-8b6c-9d0e1f2a3b44',
   media: 'e1d2c3b4-a5f6-4789-8abc-def012345655', cart: '9f8e7d6c-5b4a-4392-8176-5f4e3d2c1b66',
   deadLetter: '2b3c4d5e-6f70-4182-9a3b-4c5d6e7f8a77',
 };
+const ID = EXAMPLE_IDS;
 const address = { name: 'Ada Buyer', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' };
 const at = '2025-11-28T09:00:00.000Z';
 
@@ -29,7 +32,7 @@ export const REQUEST_EXAMPLES: Partial<Record<SchemaName, unknown>> = {
   LoginRequest: { email: 'ada@example.com', password: 'correct-horse' },
   CreateProductRequest: { name: 'Walnut desk lamp', description: 'Warm light', priceCents: 4550, currency: 'EUR', stock: 100, category: 'home', attributes: { color: 'walnut' } },
   UpdateProductRequest: { priceCents: 3990 },
-  CreateFlashSaleRequest: { productId: ID.product, quantity: 100, perUserLimit: 2, startsAt: at, endsAt: '2025-11-28T10:00:00.000Z', priceCents: 1999 },
+  CreateFlashSaleRequest: { productId: ID.product, quantity: 100, perUserLimit: 2, startsAt: '2030-11-28T09:00:00.000Z', endsAt: '2030-11-28T10:00:00.000Z', priceCents: 1999 },
   CreateOrderRequest: { items: [{ productId: ID.product, quantity: 1 }], paymentMethod: 'pm_card_visa', shippingAddress: address },
   AddCartItemRequest: { productId: ID.product, quantity: 2 },
   SetCartItemRequest: { productId: ID.product, quantity: 0 },
@@ -78,9 +81,21 @@ interface RouteDoc {
   errors?: number[];
   /** Query parameters: name → description (a trailing "(required)" marks the required ones). */
   query?: Record<string, string>;
+  /** Problem examples of this route, where they differ from the general ones. */
+  problems?: Record<number, Json>;
+  /** Content types of the success answer when it is not JSON (a string example is text/plain otherwise). */
+  contentTypes?: readonly string[];
 }
 
+/** Pages and files outside /v1 without docs of their own: an HTML page. */
+const PAGE_DOC: RouteDoc = { example: '<!doctype html>…', contentTypes: ['text/html'] };
+
 const page = { page: 'page number, from 1', limit: 'page size (capped)' };
+const problem = (status: number, slug: string, title: string, detail: string, extra: Json = {}): Json =>
+  ({ type: `/problems/${slug}`, title, status, detail, ...extra });
+const signedUrlProblems = {
+  403: problem(403, 'upload-url-invalid', 'Invalid upload URL', 'This upload URL is not signed for this medium; ask POST /v1/products/{productId}/media for one'),
+};
 const signed = { expires: 'expiry of the signed URL, unix seconds (required)', sig: 'signature of the URL (required)' };
 const productDoc = {
   productId: ID.product, name: 'Walnut desk lamp', description: 'Warm light', priceCents: 4550, currency: 'EUR', category: 'home',
@@ -94,7 +109,10 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'get /healthz': { example: { status: 'ok' } },
   'get /readyz': { example: { status: 'ready', dependencies: { redis: 'up', postgres: 'up', kafka: 'up' } } },
   'post /v1/users/register': { status: 201, example: { success: true, userId: ID.user }, errors: [409, 429] },
-  'post /v1/users/login': { example: { success: true, token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.sig', userId: ID.user, role: 'customer' }, errors: [401, 429] },
+  'post /v1/users/login': {
+    example: { success: true, token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.sig', userId: ID.user, role: 'customer' }, errors: [401, 429],
+    problems: { 401: problem(401, 'unauthorized', 'Unauthorized', 'The email or password is wrong') },
+  },
   'get /v1/users/me': { example: { userId: ID.user, name: 'Ada Lovelace', email: 'ada@example.com', role: 'customer', createdAt: at } },
   'post /v1/products': { status: 201, example: { success: true, productId: ID.product } },
   'get /v1/products': {
@@ -118,25 +136,34 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'put /v1/media/:mediaId/upload': {
     example: { success: true, mediaId: ID.media, status: 'pending', receivedBytes: 8_388_608, totalBytes: 52_428_800, url: null },
     errors: [409, 411, 413, 415], query: signed,
+    problems: {
+      ...signedUrlProblems,
+      409: problem(409, 'upload-offset-mismatch', 'Chunk out of place', 'This medium has 8388608 bytes; send the chunk starting at byte 8388608', { receivedBytes: 8_388_608 }),
+      413: problem(413, 'chunk-too-large', 'Chunk too large', 'One request may carry at most 67108864 bytes; send larger files in chunks with Content-Range'),
+      415: problem(415, 'media-type-mismatch', 'Not the declared type', "The file's first bytes are not those of video/mp4; the upload has failed", { errors: [{ field: 'body', message: 'is not video/mp4' }] }),
+    },
   },
   'get /v1/media/:mediaId/upload': {
     example: { mediaId: ID.media, status: 'pending', receivedBytes: 8_388_608, totalBytes: 52_428_800, uploading: false, url: null, failure: null },
-    query: signed,
+    query: signed, problems: signedUrlProblems,
   },
-  'get /media/:mediaId': { example: '(the bytes of the image or video)', errors: [416] },
+  'get /media/:mediaId': { example: '(the bytes of the image or video)', errors: [416], contentTypes: MEDIA_CONTENT_TYPES },
   'post /v1/flash-sales': { status: 201, example: { success: true, flashSaleId: ID.sale } },
   'get /v1/flash-sales': { example: { flashSales: [{ flashSaleId: ID.sale, productId: ID.product, status: 'live' }], serverTime: at }, query: { status: 'live, upcoming or ended' } },
   'get /v1/flash-sales/:flashSaleId': {
     example: { flashSaleId: ID.sale, productId: ID.product, status: 'live', quantity: 100, remaining: 42, perUserLimit: 2, priceCents: 1999, startsAt: at, endsAt: at, serverTime: at },
   },
   'patch /v1/flash-sales/:flashSaleId': { example: { flashSaleId: ID.sale, status: 'paused', quantity: 100, remaining: 42 } },
-  'post /v1/orders': { status: 202, example: { success: true, orderId: ID.order, status: 'accepted' }, errors: [422, 429] },
+  'post /v1/orders': {
+    status: 202, example: { success: true, orderId: ID.order, status: 'accepted' }, errors: [422, 429],
+    problems: { 429: problem(429, 'limit-exceeded', 'Per-buyer limit reached', 'This sale allows 2 units per buyer', { orderId: ID.order, productId: ID.product, perUserLimit: 2 }) },
+  },
   'get /v1/orders/:orderId': {
     example: { orderId: ID.order, status: 'paid', items: [{ productId: ID.product, quantity: 1, unitPriceCents: 1999 }], totalCents: 1999, currency: 'USD', paymentStatus: 'succeeded', trackingNumber: null, shipments: [], history: [{ status: 'accepted', at }] },
   },
   'get /v1/orders/user/:userId': { example: { userId: ID.user, ...list('orders', { orderId: ID.order, status: 'paid', totalCents: 1999, currency: 'USD' }) }, query: page },
   'post /v1/orders/:orderId/cancel': { example: { success: true, orderId: ID.order, status: 'cancelled', refund: { status: 'succeeded' } } },
-  'post /v1/orders/:orderId/shipments': { status: 201, example: { success: true, orderId: ID.order, status: 'shipped', shipments: [{ carrier: 'UPS', trackingNumber: '1Z999AA10123456784' }] } },
+  'post /v1/orders/:orderId/shipments': { status: 201, example: { success: true, shipmentId: ID.order, orderId: ID.order, carrier: 'UPS', trackingNumber: '1Z999AA10123456784', shippedAt: at, items: [{ productId: ID.product, quantity: 1, warehouseId: 'main' }], status: 'shipped' } },
   'post /v1/orders/:orderId/delivered': { example: { success: true, orderId: ID.order, status: 'delivered' } },
   'post /v1/payments/webhook': { example: { received: true, eventId: 'evt_123', duplicate: false, outcome: 'paid' } },
   'post /v1/cart': { example: { success: true, userId: ID.user, cart: { cartId: ID.cart, items: [{ productId: ID.product, quantity: 2 }], totalCents: 9100 } } },
@@ -151,7 +178,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'get /v1/inventory/:productId/ledger': { example: { productId: ID.product, ...list('entries', { delta: 25, reason: 'restock from supplier', actorId: ID.user, createdAt: at }) }, query: page },
   'get /v1/warehouses': { example: { warehouses: [{ warehouseId: 'main', name: 'Main warehouse', createdAt: at }] } },
   'post /v1/warehouses': { status: 201, example: { success: true, warehouseId: 'east' } },
-  'get /v1/notifications': { example: list('notifications', { kind: 'order-shipped', title: 'Your order has shipped', orderId: ID.order, createdAt: at }), query: { kind: 'one kind only', ...page } },
+  'get /v1/notifications': { example: list('notifications', { kind: 'order_shipped', title: 'Your order has shipped', orderId: ID.order, createdAt: at, email: { status: 'sent', sentAt: at } }), query: { kind: 'one kind only', ...page } },
   'get /v1/reports/sales/daily': {
     example: { date: '2025-11-28', products: [{ productId: ID.product, units: 120, revenueCents: 239_880, orders: 97 }], totals: [{ currency: 'USD', units: 120, revenueCents: 239_880, orders: 97 }], page: 1, limit: 100, total: 1 },
     query: { date: 'a UTC day, YYYY-MM-DD (required)', format: 'csv for a CSV file', ...page },
@@ -161,16 +188,13 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'post /v1/ops/dead-letters/:deadLetterId/replay': { status: 202, example: { success: true, deadLetter: { deadLetterId: ID.deadLetter, state: 'replay_requested' } } },
   'post /v1/ops/dead-letters/:deadLetterId/discard': { example: { success: true, deadLetter: { deadLetterId: ID.deadLetter, state: 'discarded' } } },
   'get /metrics': { example: '# HELP flashsale_orders_total …', query: { scope: 'self for this edge alone' } },
-  'get /ops': { example: '<!doctype html>…' },
-  'get /ops/assets/:file': { example: '(a file of the dashboard)' },
+  'get /ops': PAGE_DOC,
+  'get /ops/assets/:file': { example: '(a file of the dashboard)', contentTypes: ['text/javascript', 'text/css'] },
   'get /openapi.json': { example: { openapi: '3.1.0', info: { title: 'Flash-sale shop API' } } },
-  'get /docs': { example: '<!doctype html>…' },
+  'get /docs': PAGE_DOC,
 };
 
 /* ------------------------------------------------------------------ problems */
-
-const problem = (status: number, slug: string, title: string, detail: string, extra: Json = {}): Json =>
-  ({ type: `/problems/${slug}`, title, status, detail, ...extra });
 
 const ERRORS: Record<number, { description: string; example: Json }> = {
   400: { description: 'Invalid input: the body, a path or query parameter, or a header; `errors` names each field', example: problem(400, 'validation-failed', 'Invalid request', 'quantity: must be >= 1', { errors: [{ field: 'quantity', message: 'must be >= 1' }] }) },
@@ -212,23 +236,24 @@ export function accessText(access: Access, signedUrl = false): string {
 }
 
 function operationId(method: string, path: string): string {
-  const words = path.split('/').filter((part) => part && part !== 'v1')
+  const words = path.split('/').filter(Boolean)
     .map((part) => (part.startsWith('{') ? `by-${part.slice(1, -1)}` : part))
     .join('-').split(/[^A-Za-z0-9]+/).filter(Boolean);
   return method + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
 }
 
-const tagOf = (path: string): string => path.split('/').filter((p) => p && p !== 'v1')[0]?.replace(/[^\w-]/g, '') || 'service';
+/** The API's part (/v1/<part>/…); everything outside /v1 is the site's pages and service routes. */
+const tagOf = (path: string): string => /^\/v1\/([\w-]+)/.exec(path)?.[1] ?? 'pages and service';
 
-function jsonContent(example: unknown, schema: Json = {}): Json {
-  return typeof example === 'string'
-    ? { 'text/plain': { schema: { type: 'string' }, example } }
-    : { 'application/json': { schema, example } };
+function successContent(doc: RouteDoc): Json {
+  const example = doc.example ?? { success: true };
+  if (typeof example !== 'string') return { 'application/json': { schema: { type: 'object' }, example } };
+  return Object.fromEntries((doc.contentTypes ?? ['text/plain']).map((type) => [type, { schema: { type: 'string' }, example }]));
 }
 
 function operation(route: RouteInfo): Json {
   const path = openApiPath(route.pattern);
-  const doc = ROUTE_DOCS[`${route.method} ${route.pattern}`] ?? {};
+  const doc = ROUTE_DOCS[`${route.method} ${route.pattern}`] ?? (route.pattern.startsWith('/v1/') ? {} : PAGE_DOC);
   const pathParams = [...route.pattern.matchAll(/:(\w+)/g)].map((m) => m[1]!);
   const parameters: Json[] = [
     ...pathParams.map((name) => ({
@@ -243,11 +268,11 @@ function operation(route: RouteInfo): Json {
   ];
   const successStatus = doc.status ?? 200;
   const responses: Json = {
-    [successStatus]: { description: 'Success', content: jsonContent(doc.example ?? { success: true }) },
+    [successStatus]: { description: 'Success', content: successContent(doc) },
   };
   for (const status of errorStatuses(route, doc, pathParams.length > 0)) {
     const { description, example } = ERRORS[status]!;
-    const specific = status === 400 && route.bodySchema ? validationExample(route.bodySchema as SchemaName) : example;
+    const specific = doc.problems?.[status] ?? (status === 400 && route.bodySchema ? validationExample(route.bodySchema as SchemaName) : example);
     responses[status] = {
       description,
       ...(status === 429 || status === 503 ? { headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds to wait' } } } : {}),

@@ -32,10 +32,12 @@ export class HttpProblem extends Error {
     this.extra = options.extra ?? {};
   }
 
+  /** The RFC 9457 members come last: an extra member of the same name (e.g. an order's `status`) cannot replace them. */
   body(): ProblemBody {
     return {
+      ...this.extra,
       type: `/problems/${this.slug}`, title: this.title, status: this.status, detail: this.message,
-      ...(this.errors ? { errors: this.errors } : {}), ...this.extra,
+      ...(this.errors ? { errors: this.errors } : {}),
     };
   }
 }

@@ -173,6 +173,14 @@ describe('bad input is a 400 naming the field and changes nothing', () => {
     expectProblem(await api.request('GET', `/v1/products?${query}`), 400, field);
   });
 
+  it('takes odd search words as words, never as query syntax', async () => {
+    for (const q of ['"', '-', '!!!', "it's", 'a & b | !c', '\\', '%', '<->', 'café:*', '(x']) {
+      const res = await api.request<SearchPage>('GET', `/v1/products?q=${encodeURIComponent(q)}`);
+      expect(res.status, q).toBe(200);
+      expect(res.body.products, q).toBeInstanceOf(Array);
+    }
+  });
+
   it('names every bad search parameter at once', async () => {
     const res = await api.request<{ errors: { field: string }[] }>('GET', '/v1/products?sort=x&limit=0&minPriceCents=y');
     expectProblem(res, 400);

@@ -1,8 +1,7 @@
 /**
  * GET /openapi.json (the OpenAPI 3.1 document, edge/openapi.ts) and GET /docs (the same
- * document as a plain HTML page: no script, no CDN). Both are built on their first
- * request from the router's registry, so they cover every route registered before it:
- * main.ts registers this module last.
+ * document as a plain HTML page: no script, no CDN). Both are built from the router's
+ * registry once start-up has registered every route (main.ts registers them in one go).
  */
 import type { Router } from '../http.js';
 import type { EdgeDeps } from '../deps.js';
@@ -95,6 +94,12 @@ export function docsRoutes(router: Router, deps: EdgeDeps): void {
     }
     return built;
   };
+  // Once main.ts has registered every route (it does so in one go): build, and log the registry
+  // itself at debug level, for tests that walk every route.
+  setImmediate(() => {
+    documents();
+    deps.log.debug({ routes: router.routes }, 'route registry');
+  });
 
   router.get('/openapi.json', {
     summary: 'This API as an OpenAPI 3.1 document',
@@ -108,6 +113,4 @@ export function docsRoutes(router: Router, deps: EdgeDeps): void {
     handler: () => ({ status: 200, body: documents().html, contentType: 'text/html; charset=utf-8', headers: { 'cache-control': 'no-cache' } }),
   });
 
-  // The registry itself, for tests that walk every route (LOG_LEVEL=debug).
-  deps.log.debug({ routes: router.routes }, 'route registry');
 }

@@ -4,12 +4,15 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 export type Loaded<T> = { state: 'loading' } | { state: 'ok'; value: T } | { state: 'error'; error: unknown };
 
 /**
- * Loads `load()` now, and again every `everyMs` while the page is visible (0: once). A
+ * Loads `load()` now, and again every `every` ms while the page is visible (0: once; a
+ * function is asked before each round). A
  * round never overlaps the previous one; `reload` runs one at once.
  */
-export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[], everyMs = 0): [Loaded<T>, () => void] {
+export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[], every: number | (() => number) = 0): [Loaded<T>, () => void] {
   const [result, setResult] = useState<Loaded<T>>({ state: 'loading' });
   const trigger = useRef<() => void>(() => undefined);
+  const interval = useRef(every);
+  interval.current = every;
   useEffect(() => {
     setResult({ state: 'loading' });
     const controller = new AbortController();
@@ -18,6 +21,7 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
     let stopped = false;
     const round = async () => {
       if (running || stopped) return;
+      const everyMs = typeof interval.current === 'function' ? interval.current() : interval.current;
       running = true;
       window.clearTimeout(timer);
       try {

@@ -33,6 +33,7 @@ export async function startStack(options: { edgeEnv?: Record<string, string>; wi
   if (!skip.has('reconciler')) await eventually(async () => (await api.request('GET', '/readyz')).status === 200, 60_000, 'the edge ready');
   const { token } = await api.login(ADMIN.email, ADMIN.password);
   const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
+  db.on('error', () => undefined); // fault tests restart Postgres; idle clients reconnect on next use
   const redis = new Redis(env.REDIS_URL!);
   redis.on('error', () => undefined); // fault tests restart Redis; commands retry on reconnect
   return {
