@@ -12,7 +12,8 @@ COPY infra/demo-seed.ts infra/demo-seed.ts
 COPY lua lua
 COPY migrations migrations
 COPY ops ops
-RUN node ops/build.mjs && npx tsc -p tsconfig.json
+COPY storefront storefront
+RUN node ops/build.mjs && npx vite build storefront --logLevel warn && npx tsc -p tsconfig.json
 
 FROM node:20-bookworm-slim
 WORKDIR /app

@@ -89,7 +89,7 @@ export interface StackPorts { edge: number; sandbox: number }
 function stackEnv(ports: StackPorts): Record<string, string> {
   return {
     STRIPE_SECRET_KEY: 'sk_test_faults', STRIPE_WEBHOOK_SECRET: 'whsec_faults_0123456789', STRIPE_API_BASE: `http://127.0.0.1:${ports.sandbox}`,
-    PAYMENT_MAX_ATTEMPTS: '3', PAYMENT_TIMEOUT_MS: '2000', PAYMENT_HOLD_MS: '15000',
+    PAYMENT_MAX_ATTEMPTS: '3', PAYMENT_TIMEOUT_MS: '4000', PAYMENT_HOLD_MS: '45000',
     RESERVATION_HOLD_MS: '6000', PRODUCE_TIMEOUT_MS: '2500', JWT_TTL_SECONDS: '86400',
     OUTBOX_POLL_MS: '100', LOW_STOCK_INTERVAL_MS: '0', KAFKAJS_NO_PARTITIONER_WARNING: '1',
     SANDBOX_PORT: String(ports.sandbox), SANDBOX_LATENCY_MS: '20-80', SANDBOX_SLOW_MS: '1500',
@@ -112,10 +112,10 @@ export class Stack {
     mkdirSync(join(ARTIFACTS, 'logs'), { recursive: true });
   }
 
-  static async start(): Promise<Stack> {
+  static async start(names: readonly ProcessName[] = PROCESSES, env: Record<string, string> = {}): Promise<Stack> {
     const stack = new Stack({ edge: await freePort(), sandbox: await freePort() });
-    Object.assign(process.env, stackEnv(stack.ports));
-    for (const name of PROCESSES) await stack.start(name);
+    Object.assign(process.env, stackEnv(stack.ports), env);
+    for (const name of names) await stack.start(name);
     await stack.waitReady();
     stack.adminToken = (await stack.api.login(ADMIN.email, ADMIN.password)).token;
     return stack;
@@ -138,6 +138,18 @@ export class Stack {
     for (const source of [proc.child.stdout, proc.child.stderr]) source?.on('data', (chunk: Buffer) => out.write(chunk));
     proc.output.length = 0; // memory holds only what came since; the file has it all
     return proc;
+  }
+
+  /**
+   * Processes alive but no longer consuming: kafkajs logged a consumer crash it does not
+   * restart from (a non-retriable error: "Crash: …" with no "Restarting the consumer").
+   */
+  stalledConsumers(): ProcessName[] {
+    return [...this.procs].filter(([, proc]) => {
+      let crash = proc.output.length - 1;
+      while (crash >= 0 && !proc.output[crash]!.includes('"msg":"Crash: ')) crash--;
+      return crash >= 0 && !proc.output.slice(crash).some((line) => line.includes('Restarting the consumer'));
+    }).map(([name]) => name);
   }
 
   /** Forgets what the processes printed so far (it is in the log files). */

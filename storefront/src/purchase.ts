@@ -16,7 +16,8 @@ import type { OrderRequest } from './types';
 
 export interface Attempt { key: string; body: OrderRequest; startedAt: number }
 
-export interface Placed { orderId: string; status: string }
+/** An accepted order, with the request it was placed with (a resumed attempt's may differ from the form's). */
+export interface Placed { orderId: string; status: string; request: OrderRequest }
 
 export interface AttemptEvents {
   /** The shop is busy (503) or unreachable: waiting `retryInMs`, then trying again with the same key. */
@@ -69,7 +70,7 @@ async function send(attempt: Attempt, events: AttemptEvents): Promise<Placed> {
       const placed = await api<{ orderId: string; status: string }>('POST', '/v1/orders', {
         body: attempt.body, headers: { 'idempotency-key': attempt.key },
       });
-      return { orderId: placed.orderId, status: placed.status };
+      return { orderId: placed.orderId, status: placed.status, request: attempt.body };
     } catch (error) {
       const busy = error instanceof ApiError && error.status === 503;
       if (!busy && !(error instanceof NetworkError)) throw error;

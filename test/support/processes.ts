@@ -3,11 +3,14 @@
  * the services infra/test.sh started, and watches their output.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The repository root: two folders up from test/support, three from its build in dist/test/support (the fault runner's). */
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const ROOT = existsSync(join(HERE, '..', '..', 'package.json')) ? join(HERE, '..', '..') : join(HERE, '..', '..', '..');
 
 export const ADMIN = { email: 'admin@test.local', password: 'admin-password-1' };
 

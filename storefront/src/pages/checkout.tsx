@@ -31,7 +31,7 @@ export function CheckoutPage() {
   const busy = useRef(false);
 
   const done = (placed: Placed) => {
-    rememberAddress(address, payment);
+    rememberAddress(placed.request.shippingAddress, placed.request.paymentMethod);
     cartEmptied();
     navigate(`/orders/${placed.orderId}?placed=1`);
   };

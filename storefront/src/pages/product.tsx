@@ -74,7 +74,7 @@ function BuyNow({ product, sale, quantity, onSoldOut }: { product: Product; sale
     setState({ kind: 'placing', waiting: null });
     attempt.then(
       (placed) => {
-        rememberAddress(address, payment);
+        rememberAddress(placed.request.shippingAddress, placed.request.paymentMethod);
         setState({ kind: 'placed', placed });
       },
       (error: unknown) => {
@@ -260,7 +260,9 @@ export function ProductPage({ productId }: { productId: string }) {
   const product: Loaded<Product> = loaded.state === 'ok' ? { state: 'ok', value: loaded.value.p } : loaded;
   const saleId = loaded.state === 'ok' ? loaded.value.p.flashSaleId : null;
   const [polled] = useLoad((signal) => (saleId ? getSale(saleId, signal) : Promise.resolve(null)), [saleId], saleId ? 1000 : 0);
-  const saleLoad: Loaded<FlashSale | null> = polled.state === 'ok' || loaded.state !== 'ok' ? polled : { state: 'ok', value: loaded.value.sale };
+  // Until the first refresh of this sale is in, the sale read with the product stands in.
+  const fresh = polled.state === 'ok' && polled.value?.flashSaleId === saleId;
+  const saleLoad: Loaded<FlashSale | null> = fresh || loaded.state !== 'ok' ? polled : { state: 'ok', value: loaded.value.sale };
   const [soldOutSeen, setSoldOutSeen] = useState(false);
   const [quantity, setQuantity] = useState(1);
   useTitle(product.state === 'ok' ? product.value.name : 'Product');

@@ -1,0 +1,141 @@
+/**
+ * The invariants a fault row must keep, counted (a count of violations per invariant;
+ * all zeros expected). DESIGN.md's 1, 2, 4 and 5 come from the load test's checker
+ * (loadtest/invariants.ts); the rest are checked here, on the row's products:
+ *
+ *   no-oversell, accepted-persisted, limits-held, conservation   loadtest/invariants.ts
+ *   exactly-once         per order: one `accepted` history entry, one notification per kind
+ *   one-charge           at most one successful charge per order (the payment sandbox's own
+ *                        count per order), and no charge kept for an order that is not live
+ *                        (declined, failed, expired or cancelled orders are refunded)
+ *   no-ghost-order       every live order was answered 202, or is the very order a retry
+ *                        with its Idempotency-Key returns (its reservation is committed, so
+ *                        the edge answers the retry with it): a produce the edge gave up on
+ *                        never becomes a second order, nor one with no stock behind it
+ *   reconciler-agrees    the reconciler's own drift (stats:drift) is 0 for each product
+ *   settled              no order left in accepted or pending_payment once the row is over
+ */
+import type pg from 'pg';
+import type { Redis } from 'ioredis';
+import { checkInvariants } from '../loadtest/invariants.js';
+import { DRIFT_KEY, reservationKey } from '../common/keys.js';
+import { sleep } from './stack.js';
+
+export const INVARIANTS = [
+  'no-oversell', 'accepted-persisted', 'exactly-once', 'limits-held', 'conservation', 'one-charge', 'no-ghost-order', 'reconciler-agrees', 'settled',
+] as const;
+export type InvariantName = (typeof INVARIANTS)[number];
+
+export interface RowCheck {
+  counts: Record<InvariantName, number>;
+  /** A few examples per violated invariant. */
+  examples: Partial<Record<InvariantName, unknown[]>>;
+  /** Orders answered 503 (or not at all) that landed live anyway: a retry with their key returns them. */
+  lateButClaimable: number;
+  /** Orders per final status. */
+  statuses: Record<string, number>;
+  deadLetters: number;
+  /** Time until every order answered 202 was in Postgres, after the load ended. */
+  drainMs: number;
+}
+
+export interface CheckInput {
+  db: pg.Pool;
+  redis: Redis;
+  databaseUrl: string;
+  redisUrl: string;
+  sandboxUrl: string;
+  productIds: string[];
+  acceptedOrderIds: string[];
+  log: (message: string) => void;
+}
+
+const LIVE = `o.status NOT IN ('failed', 'cancelled', 'expired')`;
+const ORDERS_OF = `SELECT DISTINCT o.order_id, o.status FROM orders o JOIN order_items i USING (order_id) WHERE i.product_id = ANY($1::uuid[])`;
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  while (!(await check()) && Date.now() - started < timeoutMs) await sleep(500);
+  return Date.now() - started;
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) { const i = next++; out[i] = await task(items[i]!); }
+  }));
+  return out;
+}
+
+export async function checkRow(input: CheckInput): Promise<RowCheck> {
+  const { db, productIds } = input;
+  const examples: RowCheck['examples'] = {};
+  const counts = Object.fromEntries(INVARIANTS.map((n) => [n, 0])) as Record<InvariantName, number>;
+  const record = (name: InvariantName, found: unknown[]) => {
+    counts[name] += found.length;
+    if (found.length > 0) examples[name] = [...(examples[name] ?? []), ...found].slice(0, 5);
+  };
+
+  const drainMs = await waitFor(async () => {
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE order_id = ANY($1::uuid[])', [input.acceptedOrderIds]);
+    return rows[0]!.n === input.acceptedOrderIds.length;
+  }, 120_000);
+  // Payments finish (retries, dead letters, expiry of unpaid orders) before anything is counted.
+  await waitFor(async () => {
+    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${ORDERS_OF}) o WHERE o.status IN ('accepted', 'pending_payment')`, [productIds]);
+    return rows[0]!.n === 0;
+  }, 120_000);
+
+  const report = await checkInvariants({
+    databaseUrl: input.databaseUrl, redisUrl: input.redisUrl, productIds, acceptedOrderIds: input.acceptedOrderIds,
+    drainMs: 10_000, settleMs: 20_000, log: input.log,
+  });
+  for (const name of ['no-oversell', 'accepted-persisted', 'limits-held', 'conservation'] as const) record(name, report.violations[name] ?? []);
+
+  const doubled = await db.query(
+    `SELECT o.order_id, (SELECT count(*) FROM order_history h WHERE h.order_id = o.order_id AND h.status = 'accepted')::int AS accepted_entries,
+            (SELECT max(c) FROM (SELECT count(*) AS c FROM notifications n WHERE n.order_id = o.order_id GROUP BY n.kind) k)::int AS most_per_kind
+       FROM (${ORDERS_OF}) o`, [productIds]);
+  record('exactly-once', doubled.rows.filter((r: { accepted_entries: number; most_per_kind: number | null }) => r.accepted_entries !== 1 || (r.most_per_kind ?? 0) > 1));
+
+  const orders = (await db.query<{ order_id: string; status: string }>(ORDERS_OF, [productIds])).rows;
+  const charges = await mapLimit(orders, 16, async (o) => {
+    const res = await fetch(`${input.sandboxUrl}/_sandbox/stats?orderId=${o.order_id}`);
+    return { orderId: o.order_id, charges: Number(((await res.json()) as { charges?: number }).charges ?? 0) };
+  });
+  record('one-charge', charges.filter((c) => c.charges > 1));
+  const kept = await db.query(
+    `SELECT o.order_id, o.status, p.status AS payment, p.refund_status FROM (${ORDERS_OF}) o JOIN payments p USING (order_id)
+      WHERE NOT (${LIVE}) AND p.status = 'succeeded' AND p.refund_status IS DISTINCT FROM 'succeeded'`, [productIds]);
+  record('one-charge', kept.rows);
+
+  const acked = new Set(input.acceptedOrderIds);
+  const unacked = (await db.query<{ order_id: string; product_id: string }>(
+    `SELECT o.order_id, i.product_id FROM orders o JOIN order_items i USING (order_id) WHERE i.product_id = ANY($1::uuid[]) AND ${LIVE}`, [productIds]))
+    .rows.filter((r) => !acked.has(r.order_id));
+  let lateButClaimable = 0;
+  const ghosts: unknown[] = [];
+  for (const r of unacked) {
+    const state = await input.redis.hget(reservationKey(r.product_id, r.order_id), 'st');
+    if (state === 'committed') lateButClaimable++;
+    else ghosts.push({ orderId: r.order_id, reservation: state });
+  }
+  record('no-ghost-order', ghosts);
+
+  let drift: Record<string, string> = {};
+  await waitFor(async () => {
+    const values = await input.redis.hmget(DRIFT_KEY, ...productIds);
+    drift = Object.fromEntries(productIds.map((id, i) => [id, values[i] ?? '0']));
+    return Object.values(drift).every((d) => d === '0');
+  }, 20_000);
+  record('reconciler-agrees', Object.entries(drift).filter(([, d]) => d !== '0').map(([productId, d]) => ({ productId, drift: d })));
+
+  const statuses: Record<string, number> = {};
+  for (const o of (await db.query<{ status: string }>(ORDERS_OF, [productIds])).rows) statuses[o.status] = (statuses[o.status] ?? 0) + 1;
+  const unsettled = (await db.query(`SELECT o.order_id, o.status FROM (${ORDERS_OF}) o WHERE o.status IN ('accepted', 'pending_payment')`, [productIds])).rows;
+  record('settled', unsettled);
+  const dead = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM dead_letters WHERE message_key IN (SELECT order_id::text FROM (${ORDERS_OF}) o)`, [productIds]);
+  return { counts, examples, lateButClaimable, statuses, deadLetters: dead.rows[0]!.n, drainMs };
+}
