@@ -12,7 +12,7 @@
  *   - ceiling, constant request: the ceiling under one unchanging request, i.e. without
  *     the client's per-request rebuild of headers (what the client itself costs).
  *
- * env: BENCH_DURATION (s, 10), BENCH_WARMUP (s, 2), BENCH_CONNECTIONS (100), BENCH_BUYERS (300),
+ * env: BENCH_DURATION (s, 10), BENCH_WARMUP (s, 5), BENCH_CONNECTIONS (100), BENCH_BUYERS (300),
  *      BENCH_DRAIN_TIMEOUT (s, 300), BENCH_QUIET_WAIT (s to wait for an idle machine before
  *      each target, 120), BENCH_PROFILE=1 (edge under --cpu-prof; its figures then include the
  *      profiler's overhead), BENCH_ONLY (comma list of pipeline, deferred, baseline, ceiling,
@@ -34,7 +34,7 @@ import { runLoad, type Buyer, type LoadResult } from './load.js';
 import { monotonicUs, summariseProfile, type ProfileSummary } from './profile.js';
 
 const DURATION_S = intEnv('BENCH_DURATION', 10);
-const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 2);
+const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 5);
 const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 100);
 const BUYERS = intEnv('BENCH_BUYERS', 300);
 const DRAIN_TIMEOUT_S = intEnv('BENCH_DRAIN_TIMEOUT', 300);

@@ -347,7 +347,8 @@ function groupOf(pid: number, procs: Map<number, ProcInfo>, own: Map<number, str
     return `postgres :${port ?? '?'}`;
   }
   if (/\/bin\/postgres /.test(cmd)) return `postgres :${/ -p (\d+)/.exec(cmd)?.[1] ?? '?'}`;
-  if (cmd.startsWith('redis-server')) return `redis ${cmd.split(/\s+/)[1] ?? ''}`.trim();
+  // redis-aof-rewrite / redis-rdb-bgsave: the server's own fork, doing its persistence work.
+  if (/^redis-(server|aof-rewrite|rdb-bgsave)/.test(cmd)) return `redis ${cmd.split(/\s+/)[1] ?? ''}`.trim();
   if (cmd.startsWith('java') && cmd.includes('kafka')) return `kafka ${/-Dkafka\.logs\.dir=(\S+)/.exec(cmd)?.[1] ?? ''}`.trim();
   return cmd.replace(/^\/usr\/bin\/node /, 'node ').slice(0, 80) || `pid ${pid}`;
 }

@@ -40,6 +40,8 @@ export interface Config {
   /** Seconds an idempotency record (and a refusal) is kept: at least 24 hours. */
   idempotencyTtlSeconds: number;
   maxBodyBytes: number;
+  /** Orders one edge decides at once; past it a new order gets a fast 503 instead of a place in a growing queue. */
+  maxPendingOrders: number;
   reconcileIntervalMs: number;
   driftIntervalMs: number;
   writerPartitionsConcurrently: number;
@@ -134,6 +136,7 @@ export function loadConfig(): Config {
     producers: int('KAFKA_PRODUCERS', 2),
     idempotencyTtlSeconds: int('IDEMPOTENCY_TTL_SECONDS', 86_400),
     maxBodyBytes: int('MAX_BODY_BYTES', 65_536),
+    maxPendingOrders: int('MAX_PENDING_ORDERS', 256),
     reconcileIntervalMs: int('RECONCILE_INTERVAL_MS', 1_000),
     driftIntervalMs: int('DRIFT_INTERVAL_MS', 5_000),
     writerPartitionsConcurrently: int('WRITER_PARTITIONS_CONCURRENTLY', 3),
@@ -141,7 +144,7 @@ export function loadConfig(): Config {
     pgPoolSize: int('PG_POOL_SIZE', 10),
     catalogCacheEntries: int('CATALOG_CACHE_ENTRIES', 200_000),
     catalogCacheTtlMs: int('CATALOG_CACHE_TTL_MS', 300_000),
-    searchCacheEntries: int('SEARCH_CACHE_ENTRIES', 10_000),
+    searchCacheEntries: int('SEARCH_CACHE_ENTRIES', 20_000),
     searchCacheTtlMs: int('SEARCH_CACHE_TTL_MS', 60_000),
     lowStockIntervalMs: int('LOW_STOCK_INTERVAL_MS', 5_000),
     logLevel: str('LOG_LEVEL', 'info'),

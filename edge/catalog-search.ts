@@ -21,8 +21,11 @@ import type { RequestContext } from './http.js';
  * Server settings of the connections that run catalog reads. The search statement's
  * generic plan is estimated above Postgres's jit_above_cost, and compiling it took
  * ~60 ms per execution for a query that runs in 2 ms: JIT is off for these short reads.
+ * Their generic plans are as good as custom ones (the full-text match always goes
+ * through the GIN index), so they are always used: planning costs each search a third
+ * of its time otherwise.
  */
-export const CATALOG_PG_SETTINGS = { jit: 'off' } as const;
+export const CATALOG_PG_SETTINGS = { jit: 'off', plan_cache_mode: 'force_generic_plan' } as const;
 
 /** The price bands of the facets, in minor units; each band is [min, next band's min). */
 export const PRICE_BANDS = [
@@ -36,13 +39,13 @@ export const PRICE_BANDS = [
 ] as const;
 const BAND_BOUNDS = PRICE_BANDS.slice(1).map((b) => b.minPriceCents);
 
-/** Sort orders; ties go by product id so pages never overlap. */
+/** Sort orders of the matches `t`; ties go by product id so pages never overlap. */
 const ORDER_BY = {
-  relevance: 'score DESC, product_id',
-  price_asc: 'price_cents, product_id',
-  price_desc: 'price_cents DESC, product_id',
-  newest: 'created_at DESC, product_id',
-  rating: 'rating DESC NULLS LAST, review_count DESC, product_id',
+  relevance: 't.score DESC, t.product_id',
+  price_asc: 't.price_cents, t.product_id',
+  price_desc: 't.price_cents DESC, t.product_id',
+  newest: 't.created_at DESC, t.product_id',
+  rating: 't.rating DESC NULLS LAST, t.review_count DESC, t.product_id',
 } as const;
 export type SortOrder = keyof typeof ORDER_BY;
 export const SORT_ORDERS = Object.keys(ORDER_BY) as SortOrder[];
@@ -133,25 +136,25 @@ const MATCH_COLUMNS = 'p.product_id, p.price_cents, p.category, p.created_at, p.
 
 /** A product as a search result lists it (JSON text), from `products p`. */
 const LIST_ITEM = `json_build_object('productId', p.product_id, 'name', p.name, 'priceCents', p.price_cents,
-  'currency', p.currency, 'category', p.category, 'sellerId', p.seller_id, 'rating', p.rating::float8,
-  'reviewCount', p.review_count, 'images', p.images, 'createdAt', p.created_at)::text`;
+  'currency', p.currency, 'category', p.category, 'sellerId', p.seller_id, 'rating', p.rating,
+  'reviewCount', p.review_count, 'images', p.images, 'createdAt', p.created_at)`;
 
 /** List items of live products by id (the ones missing are gone). */
 export async function loadListItems(pool: Pool, ids: string[]): Promise<Map<string, string>> {
   const { rows } = await pool.query<{ id: string; item: string }>({
     name: 'catalog-list-items',
-    text: `SELECT p.product_id AS id, ${LIST_ITEM} AS item FROM products p WHERE p.product_id = ANY($1::uuid[]) AND p.deleted_at IS NULL`,
+    text: `SELECT p.product_id AS id, ${LIST_ITEM}::text AS item FROM products p WHERE p.product_id = ANY($1::uuid[]) AND p.deleted_at IS NULL`,
     values: [ids],
   });
   return new Map(rows.map((r) => [r.id, r.item]));
 }
 
 /**
- * The statement for `q`'s matches from `offset`, `count` of them, with the total and the
- * facets; the matches as list items, or as product ids only (for a caller that keeps the
- * list items itself).
+ * The statement for `q`'s matches from `offset`, `count` of them, as list items or as
+ * product ids only (for a caller that keeps the list items itself), and unless `facets`
+ * is false, with the total, the facets and the corrected words.
  */
-export function searchStatement(q: SearchQuery, offset: number, count: number, rows: 'items' | 'ids'): Statement {
+export function searchStatement(q: SearchQuery, offset: number, count: number, rows: 'items' | 'ids', facets = true): Statement {
   const values: unknown[] = [];
   const param = (value: unknown) => { values.push(value); return `$${values.length}`; };
   const where = ['p.deleted_at IS NULL'];
@@ -161,13 +164,15 @@ export function searchStatement(q: SearchQuery, offset: number, count: number, r
   if (q.minPriceCents !== null) where.push(`p.price_cents >= ${param(q.minPriceCents)}`);
   if (q.maxPriceCents !== null) where.push(`p.price_cents <= ${param(q.maxPriceCents)}`);
   const filters = where.join(' AND ');
+  // Ranking every match costs more than finding it: only the relevance order needs it.
+  const score = q.sort === 'relevance' ? 'ts_rank(p.search, tsq)' : '0::real';
   // Without words: every product the filters let through. With words: the full-text matches;
   // when there are none, the same search with each word replaced by the most similar word
   // of the catalog (catalog_words, pg_trgm), so "hedphones" finds headphones.
   const matches = text === null
     ? `m AS MATERIALIZED (SELECT ${MATCH_COLUMNS}, 0::real AS score, false AS fuzzy FROM products p WHERE ${filters})`
     : `fts AS MATERIALIZED (
-         SELECT ${MATCH_COLUMNS}, ts_rank(p.search, tsq) AS score
+         SELECT ${MATCH_COLUMNS}, ${score} AS score
            FROM websearch_to_tsquery('english', ${text}) AS tsq, products p
           WHERE p.search @@ tsq AND ${filters}),
        corrected AS MATERIALIZED (
@@ -176,65 +181,96 @@ export function searchStatement(q: SearchQuery, offset: number, count: number, r
            FROM regexp_split_to_table(${text}, '[^[:alnum:]]+') WITH ORDINALITY AS t(token, n)
           WHERE t.token <> '' AND NOT EXISTS (SELECT 1 FROM fts)),
        fuzzy AS MATERIALIZED (
-         SELECT ${MATCH_COLUMNS}, ts_rank(p.search, tsq) AS score
+         SELECT ${MATCH_COLUMNS}, ${score} AS score
            FROM corrected, websearch_to_tsquery('english', corrected.words) AS tsq, products p
           WHERE corrected.words IS NOT NULL AND p.search @@ tsq AND ${filters}),
        m AS (SELECT *, false AS fuzzy FROM fts UNION ALL SELECT *, true FROM fuzzy)`;
   const correctedWords = text === null ? 'NULL::text' : '(SELECT words FROM corrected)';
   const order = ORDER_BY[q.sort];
-  const bounds = param(BAND_BOUNDS);
   const limit = param(count);
   const skip = param(offset);
-  const sql = `WITH ${matches}
+  // The page: a top-N sort of the matches, then its rows in that order.
+  const page = `(SELECT ${rows === 'items' ? `coalesce(json_agg(${LIST_ITEM} ORDER BY ${order}), '[]')::text` : `string_agg(t.product_id::text, ',' ORDER BY ${order})`}
+          FROM (SELECT * FROM m t ORDER BY ${order} LIMIT ${limit} OFFSET ${skip}) t
+          ${rows === 'items' ? 'JOIN products p USING (product_id)' : ''}) AS rows`;
+  const sql = !facets ? `WITH ${matches}\nSELECT ${page}` : `WITH ${matches}
 SELECT (SELECT count(*)::int FROM m) AS total,
        (SELECT CASE WHEN bool_or(fuzzy) THEN ${correctedWords} END FROM m) AS corrected,
        (SELECT coalesce(json_agg(json_build_object('category', category, 'count', n) ORDER BY n DESC, category), '[]')::text
           FROM (SELECT category, count(*)::int AS n FROM m GROUP BY category) c) AS categories,
        (SELECT coalesce(json_agg(json_build_array(band, n)), '[]')::text
-          FROM (SELECT width_bucket(price_cents, ${bounds}::bigint[]) AS band, count(*)::int AS n FROM m GROUP BY 1) b) AS bands,
-       (SELECT coalesce(array_agg(${rows === 'items' ? LIST_ITEM : 't.product_id::text'} ORDER BY t.n), '{}')
-          FROM (SELECT product_id, row_number() OVER (ORDER BY ${order}) AS n FROM m ORDER BY ${order} LIMIT ${limit} OFFSET ${skip}) t
-          ${rows === 'items' ? 'JOIN products p USING (product_id)' : ''}) AS rows`;
+          FROM (SELECT width_bucket(price_cents, ${param(BAND_BOUNDS)}::bigint[]) AS band, count(*)::int AS n FROM m GROUP BY 1) b) AS bands,
+       ${page}`;
   return { name: `catalog-search-${createHash('sha1').update(sql).digest('base64url').slice(0, 16)}`, text: sql, values };
 }
 
 /**
- * A stretch of a query's results from `offset` (product ids, or list items as JSON text)
- * with its total, its facets, and the corrected words when the results are for those.
+ * A stretch of a query's results from `offset` (product ids), its total and facets, and
+ * the corrected words when the results are for those. `items` keeps the list items of the
+ * ids once they have been rendered, so a cached page is served without looking them up.
  */
-export interface SearchResults { offset: number; rows: string[]; total: number; corrected: string | null; facets: string }
+export interface SearchResults {
+  offset: number;
+  /** The product ids, comma-separated (a UUID is 36 characters: id i starts at i × 37); see idAt. */
+  ids: string;
+  count: number;
+  items: (string | undefined)[];
+  total: number;
+  corrected: string | null;
+  facets: string;
+}
 
-interface SearchRow { total: number; corrected: string | null; categories: string; bands: string; rows: string[] }
+/** The i-th product id of the results. */
+export function idAt(results: SearchResults, i: number): string {
+  return results.ids.slice(i * 37, i * 37 + 36);
+}
 
-export async function fetchResults(pool: Pool, q: SearchQuery, offset: number, count: number, rows: 'items' | 'ids'): Promise<SearchResults> {
-  const result = await pool.query<SearchRow>(searchStatement(q, offset, count, rows));
-  const row = result.rows[0]!;
+function idList(rows: string | null): { ids: string; count: number } {
+  return { ids: rows ?? '', count: rows ? (rows.length + 1) / 37 : 0 };
+}
+
+interface SearchRow { total: number; corrected: string | null; categories: string; bands: string; rows: string | null }
+
+async function query(pool: Pool, q: SearchQuery, offset: number, count: number, rows: 'items' | 'ids'): Promise<SearchRow & { facets: string }> {
+  const row = (await pool.query<SearchRow>(searchStatement(q, offset, count, rows))).rows[0]!;
   const counts = new Map((JSON.parse(row.bands) as [number, number][]));
   const priceBands = PRICE_BANDS.map((b, i) => ({
     band: b.band, minPriceCents: b.minPriceCents, maxPriceCents: i + 1 < PRICE_BANDS.length ? PRICE_BANDS[i + 1]!.minPriceCents - 1 : null,
     count: counts.get(i) ?? 0,
   }));
-  return {
-    offset, rows: row.rows, total: row.total, corrected: row.corrected,
-    facets: `{"categories":${row.categories},"priceBands":${JSON.stringify(priceBands)}}`,
-  };
+  return { ...row, facets: `{"categories":${row.categories},"priceBands":${JSON.stringify(priceBands)}}` };
 }
 
-/** The rows of `q`'s page, cut from results that hold it (or hold everything there is). */
-export function pageRows(results: SearchResults, q: SearchQuery): string[] {
-  const start = (q.page - 1) * q.limit - results.offset;
-  return results.rows.slice(start, start + q.limit);
+/** `count` of `q`'s results from `offset`, as product ids (for a caller that keeps the list items itself). */
+export async function fetchResults(pool: Pool, q: SearchQuery, offset: number, count: number): Promise<SearchResults> {
+  const row = await query(pool, q, offset, count, 'ids');
+  return { offset, ...idList(row.rows), items: [], total: row.total, corrected: row.corrected, facets: row.facets };
 }
 
-/** The response body for `q`'s page with its list items. */
-export function renderPage(results: SearchResults, q: SearchQuery, items: string[]): string {
-  return `{"products":[${items.join(',')}],"page":${q.page},"limit":${q.limit},` +
+/**
+ * `count` of `q`'s results from `offset` beyond the first ones: only the ids are read, the
+ * total, facets and corrected words are those of `first`, the same query's first results.
+ */
+export async function fetchMoreResults(pool: Pool, q: SearchQuery, offset: number, count: number, first: SearchResults): Promise<SearchResults> {
+  const { rows } = await pool.query<{ rows: string | null }>(searchStatement(q, offset, count, 'ids', false));
+  return { ...first, offset, ...idList(rows[0]!.rows), items: [] };
+}
+
+/** Where `q`'s page lies in results that hold it (or hold everything there is). */
+export function pageSpan(results: SearchResults, q: SearchQuery): { from: number; to: number } {
+  const from = Math.min((q.page - 1) * q.limit - results.offset, results.count);
+  return { from, to: Math.min(from + q.limit, results.count) };
+}
+
+/** The response body for `q`'s page, its list items given as a JSON array. */
+export function renderPage(results: Pick<SearchResults, 'total' | 'corrected' | 'facets'>, q: SearchQuery, itemsJson: string): string {
+  return `{"products":${itemsJson},"page":${q.page},"limit":${q.limit},` +
     `"total":${results.total},"sort":"${q.sort}","fuzzy":${results.corrected !== null},"correctedQuery":${JSON.stringify(results.corrected)},` +
     `"facets":${results.facets}}`;
 }
 
 /** The page `q` asks for, straight from Postgres. */
 export async function runSearch(pool: Pool, q: SearchQuery): Promise<string> {
-  const results = await fetchResults(pool, q, (q.page - 1) * q.limit, q.limit, 'items');
-  return renderPage(results, q, results.rows);
+  const row = await query(pool, q, (q.page - 1) * q.limit, q.limit, 'items');
+  return renderPage(row, q, row.rows ?? '[]');
 }

@@ -15,7 +15,7 @@ export type ProductDocument = string;
 
 const DOCUMENT = `json_build_object('productId', product_id, 'name', name, 'description', description,
   'priceCents', price_cents, 'currency', currency, 'category', category, 'sellerId', seller_id, 'attributes', attributes,
-  'images', images, 'videos', videos, 'rating', rating::float8, 'reviewCount', review_count, 'createdAt', created_at, 'updatedAt', updated_at)::text`;
+  'images', images, 'videos', videos, 'rating', rating, 'reviewCount', review_count, 'createdAt', created_at, 'updatedAt', updated_at)::text`;
 
 /** The product's document, or null when there is no such (live) product. */
 export async function loadProductDocument(db: Pool | PoolClient, productId: string): Promise<ProductDocument | null> {

@@ -16,7 +16,8 @@ import type { EdgeDeps } from './deps.js';
 import { LocalCache } from './catalog-cache.js';
 import { CatalogChanges } from './catalog-changes.js';
 import {
-  CATALOG_PG_SETTINGS, fetchResults, loadListItems, pageRows, renderPage, runSearch, searchKey, type SearchQuery, type SearchResults,
+  CATALOG_PG_SETTINGS, fetchMoreResults, fetchResults, idAt, loadListItems, pageSpan, renderPage, runSearch, searchKey, type SearchQuery,
+  type SearchResults,
 } from './catalog-search.js';
 import { completeDocument, loadProductDocument, type ProductDocument } from './catalog-store.js';
 
@@ -75,28 +76,49 @@ export class Catalog {
   /**
    * A search page. The ids of the first RESULT_WINDOW results of each query (words,
    * filters, sort) are cached with its total and facets, so every page and page size
-   * inside them is served from one entry (a deeper page is cached on its own); the list
-   * items come from a cache of their own, shared by every query that finds the product.
+   * inside them is served from one entry; a deeper page is cached on its own, with the
+   * facets of the first results. The list items come from a cache of their own, shared
+   * by every query that finds the product.
    */
   async search(query: SearchQuery): Promise<CatalogAnswer> {
     if (!this.changes.live) return { body: await runSearch(this.pool, query), cached: false };
+    const key = searchKey(query);
+    let results = this.searches.get(key);
+    let cached = results !== undefined;
+    results ??= await this.searches.load(key, () => fetchResults(this.pool, query, 0, RESULT_WINDOW));
     const start = (query.page - 1) * query.limit;
-    const inWindow = start + query.limit <= RESULT_WINDOW;
-    const key = inWindow ? searchKey(query) : `${searchKey(query)}@${start}+${query.limit}`;
-    const hit = this.searches.get(key);
-    const results = hit ?? await this.searches.load(key, () => (inWindow
-      ? fetchResults(this.pool, query, 0, RESULT_WINDOW, 'ids')
-      : fetchResults(this.pool, query, start, query.limit, 'ids')));
-    return { body: renderPage(results, query, await this.items(pageRows(results, query))), cached: hit !== undefined };
+    if (start + query.limit > RESULT_WINDOW && results.count < results.total) {
+      const first = results;
+      const deepKey = `${key}@${start}+${query.limit}`;
+      results = this.searches.get(deepKey);
+      cached = results !== undefined;
+      results ??= await this.searches.load(deepKey, () => fetchMoreResults(this.pool, query, start, query.limit, first));
+    }
+    return { body: renderPage(results, query, await this.pageItems(results, query)), cached };
   }
 
-  /** The list items of these products, in order (a product deleted meanwhile is left out). */
-  private async items(ids: string[]): Promise<string[]> {
-    const items = ids.map((id) => this.listItems.get(id));
-    const missing = ids.filter((_id, i) => items[i] === undefined);
-    if (missing.length === 0) return items as string[];
-    const loaded = await this.listItems.loadMany(missing, (keys) => loadListItems(this.pool, keys));
-    return ids.map((id, i) => items[i] ?? loaded.get(id)).filter((item): item is string => item !== undefined);
+  /**
+   * The list items of the page as a JSON array. They are kept on the cached results once
+   * looked up (any product change drops both), so a cached page costs no lookups at all.
+   * A product deleted meanwhile is left out.
+   */
+  private async pageItems(results: SearchResults, query: SearchQuery): Promise<string> {
+    const { from, to } = pageSpan(results, query);
+    const missing: string[] = [];
+    for (let i = from; i < to; i++) {
+      if (results.items[i] !== undefined) continue;
+      const id = idAt(results, i);
+      const item = this.listItems.get(id);
+      if (item === undefined) missing.push(id);
+      else results.items[i] = item;
+    }
+    if (missing.length) {
+      const loaded = await this.listItems.loadMany(missing, (keys) => loadListItems(this.pool, keys));
+      for (let i = from; i < to; i++) results.items[i] ??= loaded.get(idAt(results, i));
+    }
+    const items: string[] = [];
+    for (let i = from; i < to; i++) if (results.items[i] !== undefined) items.push(results.items[i]!);
+    return `[${items.join(',')}]`;
   }
 
   /** After a change of the product has committed: every edge drops what it cached of it. */

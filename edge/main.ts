@@ -52,7 +52,9 @@ async function main(): Promise<void> {
     maxBatch: config.produceMaxBatch, timeoutMs: config.produceTimeoutMs,
   }, log);
   await producer.connect();
-  const decision = new OrderDecision(redis, producer, { holdMs: config.holdMs, idempotencyTtlSeconds: config.idempotencyTtlSeconds }, log);
+  const decision = new OrderDecision(redis, producer, {
+    holdMs: config.holdMs, idempotencyTtlSeconds: config.idempotencyTtlSeconds, maxPending: config.maxPendingOrders,
+  }, log);
   decision.watchCounters();
   const tokens = new TokenVerifier(config.jwtSecret, config.jwtTtlSeconds);
   const deps: EdgeDeps = { config, log, pool, redis, kafkaAdmin, producer, decision, tokens };

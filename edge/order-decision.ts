@@ -51,7 +51,12 @@ export interface OrderRequest {
   shippingAddress: ShippingAddress;
 }
 
-export interface DecisionSettings { holdMs: number; idempotencyTtlSeconds: number }
+export interface DecisionSettings {
+  holdMs: number;
+  idempotencyTtlSeconds: number;
+  /** Decisions in flight at once; past it, a new order is shed (503) at once: overload must not grow a queue. */
+  maxPending: number;
+}
 
 type LineReply =
   | { productId: string; quantity: number; code: 'ok'; saleId: string; price: number; currency: string }
@@ -95,6 +100,7 @@ export class OrderDecision {
     const orderId = orderIdFor(request.userId, request.idempotencyKey);
     const running = this.inFlight.get(orderId);
     if (running) return running;
+    if (this.inFlight.size >= this.settings.maxPending) return Promise.resolve({ kind: 'unavailable', orderId, reason: 'overloaded' });
     const decision = this.decide(orderId, request).finally(() => this.inFlight.delete(orderId));
     this.inFlight.set(orderId, decision);
     return decision;

@@ -30,14 +30,24 @@ function extraDelay(): number {
   return delay;
 }
 
-/** Copies `from` to `to`, each chunk held for its delay and never ahead of the one before. */
+/**
+ * Copies `from` to `to`, each chunk held for its delay and never ahead of the one before:
+ * one queue per direction, drained in order by one timer (timers of different lengths that
+ * come due together do not keep their order, and a TCP stream must).
+ */
 function pipeDelayed(from: Socket, to: Socket): void {
-  let releaseAt = 0;
+  const queue: { at: number; action: () => void }[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let lastAt = 0;
+  const drain = () => {
+    timer = undefined;
+    while (queue.length > 0 && queue[0]!.at <= Date.now()) queue.shift()!.action();
+    if (queue.length > 0) timer = setTimeout(drain, queue[0]!.at - Date.now());
+  };
   const later = (action: () => void) => {
-    const now = Date.now();
-    releaseAt = Math.max(releaseAt, now + extraDelay());
-    if (releaseAt <= now) action();
-    else setTimeout(action, releaseAt - now);
+    lastAt = Math.max(lastAt, Date.now() + extraDelay());
+    queue.push({ at: lastAt, action });
+    if (!timer) drain();
   };
   let ended = false;
   from.on('data', (chunk) => later(() => { if (!to.destroyed) to.write(chunk); }));

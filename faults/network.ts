@@ -15,9 +15,10 @@
  * Only the edge's own traffic crosses it; the workers keep their direct path.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, RunningProcess } from '../test/support/processes.js';
-import { log } from './stack.js';
+import { ROOT, RunningProcess, serviceEnv } from '../test/support/processes.js';
+import { ARTIFACTS, log } from './stack.js';
 
 function ip(...args: string[]): void {
   const out = spawnSync('ip', args, { encoding: 'utf8' });
@@ -58,14 +59,25 @@ export class NetemLab {
     const subnet = `10.${200 + (Number(tag) % 50)}.${Math.floor(Number(tag) / 50) % 250}`;
     const lab = new NetemLab(`fsf${tag}`, `${subnet}.1`, `${subnet}.2`, 18_080);
     lab.teardownNetwork(); // leftovers of an interrupted run
-    ip('netns', 'add', lab.ns);
-    ip('link', 'add', `${lab.ns}a`, 'type', 'veth', 'peer', 'name', `${lab.ns}b`);
-    ip('link', 'set', `${lab.ns}b`, 'netns', lab.ns);
-    ip('addr', 'add', `${lab.hostIp}/30`, 'dev', `${lab.ns}a`);
-    ip('link', 'set', `${lab.ns}a`, 'up');
-    ip('netns', 'exec', lab.ns, 'ip', 'addr', 'add', `${lab.nsIp}/30`, 'dev', `${lab.ns}b`);
-    ip('netns', 'exec', lab.ns, 'ip', 'link', 'set', `${lab.ns}b`, 'up');
-    ip('netns', 'exec', lab.ns, 'ip', 'link', 'set', 'lo', 'up');
+    try {
+      await lab.build(edgeEnv);
+    } catch (error) {
+      await lab.destroy();
+      throw error;
+    }
+    log(`netem lab: edge in namespace ${lab.ns} at ${lab.baseUrl}; redis, kafka and postgres through proxies on ${lab.hostIp}`);
+    return lab;
+  }
+
+  private async build(edgeEnv: Record<string, string>): Promise<void> {
+    ip('netns', 'add', this.ns);
+    ip('link', 'add', `${this.ns}a`, 'type', 'veth', 'peer', 'name', `${this.ns}b`);
+    ip('link', 'set', `${this.ns}b`, 'netns', this.ns);
+    ip('addr', 'add', `${this.hostIp}/30`, 'dev', `${this.ns}a`);
+    ip('link', 'set', `${this.ns}a`, 'up');
+    ip('netns', 'exec', this.ns, 'ip', 'addr', 'add', `${this.nsIp}/30`, 'dev', `${this.ns}b`);
+    ip('netns', 'exec', this.ns, 'ip', 'link', 'set', `${this.ns}b`, 'up');
+    ip('netns', 'exec', this.ns, 'ip', 'link', 'set', 'lo', 'up');
 
     const ports = { redis: portOf(process.env.REDIS_URL!), kafka: portOf(process.env.KAFKA_BROKERS!), pg: portOf(process.env.DATABASE_URL!) };
     const proxy = join(ROOT, 'dist', 'faults', 'netem-proxy.js');
@@ -75,24 +87,25 @@ export class NetemLab {
       child.on('exit', (code) => reject(new Error(`netem proxy exited (${code}): ${said.slice(-500)}`)));
     });
     for (const [name, port] of Object.entries(ports) as [Link | 'pg', string][]) {
-      const child = spawn(process.execPath, [proxy, '--pair', `${lab.hostIp}:${port}=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-      lab.children.push(child);
-      lab.proxies.set(name, child);
+      const child = spawn(process.execPath, [proxy, '--pair', `${this.hostIp}:${port}=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+      this.children.push(child);
+      this.proxies.set(name, child);
       await ready(child);
     }
-    const forwarder = spawn('ip', ['netns', 'exec', lab.ns, process.execPath, proxy, ...Object.values(ports).flatMap((port) => ['--pair', `127.0.0.1:${port}=${lab.hostIp}:${port}`])],
+    const forwarder = spawn('ip', ['netns', 'exec', this.ns, process.execPath, proxy, ...Object.values(ports).flatMap((port) => ['--pair', `127.0.0.1:${port}=${this.hostIp}:${port}`])],
       { stdio: ['ignore', 'ignore', 'pipe'] });
-    lab.children.push(forwarder);
+    this.children.push(forwarder);
     await ready(forwarder);
 
-    const edge = spawn('ip', ['netns', 'exec', lab.ns, process.execPath, join(ROOT, 'dist', 'edge', 'main.js')], {
-      cwd: ROOT, env: { ...process.env, ...edgeEnv, PORT: String(lab.edgePort), HOST: '0.0.0.0' }, stdio: ['ignore', 'pipe', 'pipe'],
+    const edge = spawn('ip', ['netns', 'exec', this.ns, process.execPath, join(ROOT, 'dist', 'edge', 'main.js')], {
+      cwd: ROOT, env: { ...process.env, ...serviceEnv(), ...edgeEnv, PORT: String(this.edgePort), HOST: '0.0.0.0' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
-    lab.children.push(edge);
-    lab.edge = new RunningProcess('edge', edge);
-    await lab.edge.waitFor(/edge listening/, 120_000);
-    log(`netem lab: edge in namespace ${lab.ns} at ${lab.baseUrl}; redis, kafka and postgres through proxies on ${lab.hostIp}`);
-    return lab;
+    this.children.push(edge);
+    const logFile = createWriteStream(join(ARTIFACTS, 'logs', 'edge-netns.log'));
+    for (const source of [edge.stdout, edge.stderr]) source?.on('data', (chunk: Buffer) => logFile.write(chunk));
+    edge.on('exit', () => logFile.end());
+    this.edge = new RunningProcess('edge', edge);
+    await this.edge.waitFor(/edge listening/, 120_000);
   }
 
   /** Makes the link to Redis or Kafka slow and lossy (on) or clear again (off). */

@@ -49,7 +49,7 @@ export const paymentRows: RowSpec[] = [
   },
   {
     id: 'pay-slow', family: 'payments', fault: 'provider slow (1.5 s a call) for 10 s of orders, 3-D Secure left to expire',
-    command: 'orders with pm_sandbox_slow / pm_card_threeDSecure2Required (SANDBOX_SLOW_MS=1500, PAYMENT_HOLD_MS=45000)',
+    command: 'orders with pm_sandbox_slow / pm_card_threeDSecure2Required (SANDBOX_SLOW_MS=1500, PAYMENT_HOLD_MS=90000)',
     inject: (ctx) => faultWindow(ctx, () => storm(ctx, ['pm_sandbox_slow', 'pm_sandbox_slow', 'pm_card_threeDSecure2Required']), () => Promise.resolve()),
     recovered: backlogSettled,
   },

@@ -75,7 +75,11 @@ export function tables(results: RowResult[]): string {
   const rows2 = results.filter((r) => r.check).map((r) => `| ${r.id} | ${INVARIANTS.map((name) => (r.check!.counts[name] === 0 ? '0' : `**${r.check!.counts[name]}**`)).join(' | ')} `
     + `| ${r.check!.lateButClaimable} | ${r.check!.deadLetters} | ${cell(Object.entries(r.check!.statuses).map(([k, v]) => `${k} ${v}`).join(', '))} |`);
   const notes = results.filter((r) => r.notes?.length || (r.check && Object.keys(r.check.examples).length))
-    .map((r) => `- **${r.id}** (${r.at.slice(0, 16).replace('T', ' ')} UTC): ${[...(r.notes ?? []), ...Object.entries(r.check?.examples ?? {}).map(([k, v]) => `${k} examples: \`${cell(JSON.stringify(v).slice(0, 400))}\``)].join('; ')}`);
+    .map((r) => `- **${r.id}** (${r.at.slice(0, 16).replace('T', ' ')} UTC): ${[
+      ...(r.notes ?? []),
+      ...(r.check && Object.keys(r.check.expiredReasons ?? {}).length ? [`accepted orders that ended expired, by reason: ${JSON.stringify(r.check.expiredReasons)}`] : []),
+      ...Object.entries(r.check?.examples ?? {}).map(([k, v]) => `${k} examples: \`${cell(JSON.stringify(v).slice(0, 300))}\``),
+    ].join('; ')}`);
   return [
     head1, head1.replace(/[^|]+/g, '---'), ...rows1, '',
     'Invariants, violations counted per row (all zeros expected):', '',

@@ -18,6 +18,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { parseArgs } from 'node:util';
 import { pool as inParallel } from '../test/support/api.js';
+import { retry } from '../common/retry.js';
 import { checkRow } from './checks.js';
 import { createRowProducts, loadFigures, percentile, Probe, runLoad, type Buyer } from './load.js';
 import { acceptedAgain, type FaultWindow, type LoadPlan, type RowContext, type RowSpec } from './row.js';
@@ -162,8 +163,9 @@ function safePgTree(): number[] {
 
 async function registerBuyers(stack: Stack): Promise<Buyer[]> {
   const started = Date.now();
-  const buyers = await inParallel(BUYERS, 8, async () => {
-    const user = await stack.api.newUser();
+  // On a busy machine a sign-up can time out waiting for a connection (a 500, see RELIABILITY.md): try again.
+  const buyers = await inParallel(BUYERS, 4, async () => {
+    const user = await retry(() => stack.api.newUser(), { retries: 5, baseMs: 500, maxMs: 5_000 });
     return { userId: user.userId, token: user.token };
   });
   log(`${buyers.length} buyers signed in (${((Date.now() - started) / 1000).toFixed(1)} s)`);

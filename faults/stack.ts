@@ -89,7 +89,7 @@ export interface StackPorts { edge: number; sandbox: number }
 function stackEnv(ports: StackPorts): Record<string, string> {
   return {
     STRIPE_SECRET_KEY: 'sk_test_faults', STRIPE_WEBHOOK_SECRET: 'whsec_faults_0123456789', STRIPE_API_BASE: `http://127.0.0.1:${ports.sandbox}`,
-    PAYMENT_MAX_ATTEMPTS: '3', PAYMENT_TIMEOUT_MS: '4000', PAYMENT_HOLD_MS: '45000',
+    PAYMENT_MAX_ATTEMPTS: '3', PAYMENT_TIMEOUT_MS: '4000', PAYMENT_HOLD_MS: '90000',
     RESERVATION_HOLD_MS: '6000', PRODUCE_TIMEOUT_MS: '2500', JWT_TTL_SECONDS: '86400',
     OUTBOX_POLL_MS: '100', LOW_STOCK_INTERVAL_MS: '0', KAFKAJS_NO_PARTITIONER_WARNING: '1',
     SANDBOX_PORT: String(ports.sandbox), SANDBOX_LATENCY_MS: '20-80', SANDBOX_SLOW_MS: '1500',

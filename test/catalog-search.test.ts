@@ -19,6 +19,7 @@ interface SearchPage {
 let stack: Stack;
 let api: Api;
 let catalog: SeedCatalog;
+let hidden: string[] = [];
 /** Products of the relevance checks: the nonce in the name (A), in an attribute (B), in the description (C). */
 let nonce: string;
 let byField: { name: string; attribute: string; description: string };
@@ -29,6 +30,12 @@ beforeAll(async () => {
   const seeded = await seedCatalog(serviceEnv().DATABASE_URL!);
   catalog = seeded;
   process.stderr.write(`[catalog-search] ${seeded.products.length} products ${seeded.seededNow ? `seeded with COPY in ${seeded.ms} ms` : 'already seeded'}\n`);
+  // Other suites share this database: their products leave the catalog while this one runs
+  // (this suite's own edge starts with empty caches), and come back after.
+  const { rows } = await stack.db.query<{ product_id: string }>(
+    `UPDATE products SET deleted_at = now() WHERE deleted_at IS NULL AND product_id <> ALL($1::uuid[]) RETURNING product_id`,
+    [seeded.products.map((p) => p.productId)]);
+  hidden = rows.map((r) => r.product_id);
   nonce = `quorbel${Math.floor(Math.random() * 1e6)}x`;
   const seller = await api.newUser('seller');
   byField = {
@@ -38,6 +45,7 @@ beforeAll(async () => {
   };
 }, 180_000);
 afterAll(async () => {
+  if (hidden.length) await stack.db.query('UPDATE products SET deleted_at = NULL WHERE product_id = ANY($1::uuid[])', [hidden]);
   if (catalog) await unseedCatalog(serviceEnv().DATABASE_URL!, catalog);
   await stack?.stop();
 });

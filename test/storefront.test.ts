@@ -318,10 +318,15 @@ describe('flash sale', () => {
     await other.goto(`/p/${productId}`);
     await fillAddress(other);
     await other.getByText('1 of 3 left').waitFor();
+    let held!: () => void;
+    const refreshHeld = new Promise<void>((resolve) => { held = resolve; });
     await other.route('**/v1/flash-sales/**', async (route) => {
+      held();
       await new Promise((resolve) => setTimeout(resolve, 8_000));
       await route.continue().catch(() => undefined);
     });
+    // Once a refresh is held, none answered before the last unit sells can tell this page.
+    await refreshHeld;
 
     await buyOne(); // the last unit
     await page.getByText('Sold out').first().waitFor({ timeout: 5_000 });

@@ -27,7 +27,7 @@ export function reviewRoutes(router: Router, deps: EdgeDeps): void {
       const { page, limit, offset } = pageParams(ctx);
       const [product, reviews] = await Promise.all([
         deps.pool.query<ProductRating>(
-          `SELECT rating::float8 AS rating, review_count AS "reviewCount" FROM products
+          `SELECT rating, review_count AS "reviewCount" FROM products
             WHERE product_id = $1 AND deleted_at IS NULL`, [productId]),
         deps.pool.query(
           `SELECT r.review_id AS "reviewId", r.user_id AS "userId", u.name AS author, r.rating, r.title, r.body,
@@ -70,7 +70,7 @@ export function reviewRoutes(router: Router, deps: EdgeDeps): void {
         }
         const { rows } = await client.query<ProductRating>(
           `UPDATE products SET rating_sum = rating_sum + $2, review_count = review_count + 1 WHERE product_id = $1
-           RETURNING rating::float8 AS rating, review_count AS "reviewCount"`, [productId, rating]);
+           RETURNING rating, review_count AS "reviewCount"`, [productId, rating]);
         return rows[0]!;
       });
       await catalog.changed(productId);
