@@ -56,6 +56,34 @@ interface Measured extends LoadResult {
   machineBusyBeforePct: number;
   window: { fromUs: number; toUs: number };
   attempt: number;
+  /** Mean orders per Kafka send of the edge and per order-writer batch during the run (from /metrics). */
+  batches?: { ordersPerKafkaSend: number | null; ordersPerWriterBatch: number | null; writerBatches: number };
+}
+
+const BATCH_METRICS = [
+  'flashsale_kafka_produce_batch_messages_sum', 'flashsale_kafka_produce_batch_messages_count',
+  'flashsale_order_writer_batch_size_sum', 'flashsale_order_writer_batch_size_count',
+];
+
+/** Sums of the batch metrics over every process, from the edge's merged /metrics. */
+async function scrapeBatchMetrics(metricsUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(metricsUrl)).text();
+  const sums: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const match = /^(\w+)(?:\{[^}]*\})? ([\d.eE+-]+)$/.exec(line);
+    if (match && BATCH_METRICS.includes(match[1]!)) sums[match[1]!] = (sums[match[1]!] ?? 0) + Number(match[2]);
+  }
+  return sums;
+}
+
+function batchStats(a: Record<string, number>, b: Record<string, number>): NonNullable<Measured['batches']> {
+  const d = (name: string) => (b[name] ?? 0) - (a[name] ?? 0);
+  const mean = (sum: string, count: string) => (d(count) > 0 ? round(d(sum) / d(count), 1) : null);
+  return {
+    ordersPerKafkaSend: mean('flashsale_kafka_produce_batch_messages_sum', 'flashsale_kafka_produce_batch_messages_count'),
+    ordersPerWriterBatch: mean('flashsale_order_writer_batch_size_sum', 'flashsale_order_writer_batch_size_count'),
+    writerBatches: d('flashsale_order_writer_batch_size_count'),
+  };
 }
 type Summary = Omit<Measured, 'acceptedSeq'>;
 
@@ -71,7 +99,8 @@ function summary(result: Measured): Summary {
  * BENCH_MAX_FOREIGN % of a core is repeated (up to BENCH_ATTEMPTS runs); the least disturbed
  * one is reported. Every load's accepted orders are returned, for the pipeline's check.
  */
-async function measure(name: string, url: string, buyers: Buyer[], productId: string, runId: string, constant = false) {
+async function measure(name: string, url: string, buyers: Buyer[], productId: string, runId: string, constant = false,
+  probe?: () => Promise<Record<string, number>>) {
   const loads: { result: LoadResult; prefix: string }[] = [];
   let best: Measured | undefined;
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
@@ -83,6 +112,7 @@ async function measure(name: string, url: string, buyers: Buyer[], productId: st
       loads.push({ prefix, result: await runLoad({ name: `${name}-warmup`, url, connections: CONNECTIONS, durationS: WARMUP_S, buyers, productId, keyPrefix: prefix, constant }) });
     }
     log(`${name}: ${CONNECTIONS} connections for ${DURATION_S}s${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+    const before = probe && await probe();
     const meter = new CpuMeter(OWN_PROCESSES);
     meter.start();
     const fromUs = monotonicUs();
@@ -92,6 +122,11 @@ async function measure(name: string, url: string, buyers: Buyer[], productId: st
     const cpu = meter.stop();
     loads.push({ prefix, result });
     const run: Measured = { ...result, cpu, machineBusyBeforePct: busyBefore, window, attempt };
+    if (probe && before) {
+      await sleep(1_500); // the processes publish their metrics every second
+      run.batches = batchStats(before, await probe());
+      log(`${name}: ${JSON.stringify(run.batches)}`);
+    }
     log(`${name}: ${run.accepted} orders in ${run.durationS}s = ${round(run.ordersPerSec)} orders/s, p50 ${run.latencyMs.p50} ms, ` +
       `p99 ${run.latencyMs.p99} ms, non-202 ${run.non202} ${JSON.stringify(run.byStatus)}, errors ${run.errors}`);
     log(`${name}: CPU during the run (% of one core): machine ${cpu.machineBusyPct}, other people's ${cpu.foreignPct}; ` +
@@ -188,6 +223,7 @@ async function runPipeline(cleanup: Cleanup, urls: ServiceUrls, db: pg.Pool, red
     edgeNodeFlags: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(ARTIFACTS, 'profiles')}`, `--cpu-prof-name=edge-${runId}.cpuprofile`] : [],
   });
   const { edge, reconciler, ordersUrl: url } = stack;
+  const probe = () => scrapeBatchMetrics(`http://127.0.0.1:${stack.port}/metrics`).catch(() => ({}));
   let writer: Child = stack.writer!;
   const { productId, saleId, buyers } = await setUpSale(stack.api,
     { stock: STOCK, saleQuantity: SALE_QUANTITY, perUserLimit: PER_USER_LIMIT, buyers: BUYERS });
@@ -199,7 +235,7 @@ async function runPipeline(cleanup: Cleanup, urls: ServiceUrls, db: pg.Pool, red
 
   let main: { run: Measured; check: PipelineCheck } | undefined;
   if (ONLY.has('pipeline')) {
-    const m = await measure('pipeline', url, buyers, productId, runId);
+    const m = await measure('pipeline', url, buyers, productId, runId, false, probe);
     keep(m.loads);
     const check = await pipelineCheck(db, redis, productId, saleId, buyers, accepted, Date.now());
     log(`pipeline check: ${JSON.stringify(check)}`);
@@ -210,7 +246,7 @@ async function runPipeline(cleanup: Cleanup, urls: ServiceUrls, db: pg.Pool, red
   if (ONLY.has('deferred')) {
     log('pipeline-deferred: stopping the order writer for the load; Kafka keeps the orders');
     await writer.stop();
-    const m = await measure('pipeline-deferred', url, buyers, productId, runId);
+    const m = await measure('pipeline-deferred', url, buyers, productId, runId, false, probe);
     keep(m.loads);
     const ended = Date.now();
     writer = await stack.startWriter();
@@ -350,6 +386,12 @@ runBenchmark('bench:flash', async (cleanup) => {
       (vsConstantCeiling === null ? '' : `; against the constant-request ceiling ${round(vsConstantCeiling, 2)}×`),
     `pipeline p99        = ${main ? `${round(main.latencyMs.p99, 2)} ms` : 'n/a'} (target ≤ 25 ms: ${fmtMet(targets.pipelineP99Ms.met)})`,
   ];
+  for (const [label, r] of [['pipeline batching', main], ['deferred batching', pipeline?.deferred?.run]] as const) {
+    if (r?.batches) {
+      out.push(`${label.padEnd(19)} = ${r.batches.ordersPerKafkaSend ?? '-'} orders per Kafka send of the edge; ` +
+        `${r.batches.ordersPerWriterBatch ?? '-'} orders per order-writer batch (${r.batches.writerBatches} batches in the run)`);
+    }
+  }
   for (const [label, part] of [['pipeline check', pipeline?.main], ['deferred check', pipeline?.deferred]] as const) {
     if (!part) continue;
     const c = part.check;

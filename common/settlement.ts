@@ -140,6 +140,9 @@ export class Settlement {
       case 'declined':
       case 'canceled': {
         const reason = outcome.kind === 'declined' ? `payment declined: ${outcome.code}` : 'payment canceled at the provider';
+        if (outcome.kind === 'canceled' && order.status === 'pending_payment' && paymentStatus === 'canceled') {
+          return applied('ignored', 'the payment hold expired: the expiry sweep closes the order');
+        }
         if (order.status === 'pending_payment' && paymentStatus !== 'succeeded') {
           await this.recordPayment(client, orderId, order, outcome.paymentIntentId, outcome.kind, attempts,
             outcome.kind === 'declined' ? `${outcome.code}: ${outcome.message}` : null, null);
@@ -250,6 +253,13 @@ export class Settlement {
     if (payment?.pi && !isFinalPayment(payment.status) && this.deps.provider) {
       let outcome = await this.deps.provider.retrieve(payment.pi);
       if (outcome.kind === 'requires_action' || outcome.kind === 'processing' || outcome.kind === 'open') {
+        // Recorded before the provider is asked, so its "canceled" event (webhook) finds the
+        // cancellation already ours and leaves the order to expire here, not to fail.
+        const pi = payment.pi;
+        await withTransaction(this.deps.pool, async (client) => {
+          const order = await lockOrder(client, orderId);
+          if (order?.status === 'pending_payment') await this.recordPayment(client, orderId, order, pi, 'canceled', 0, 'payment hold expired', null);
+        });
         outcome = await this.deps.provider.cancel(payment.pi, orderId);
       }
       if (outcome.kind === 'succeeded') return (await this.apply(orderId, outcome)).result;

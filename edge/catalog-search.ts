@@ -149,29 +149,33 @@ export async function loadListItems(pool: Pool, ids: string[]): Promise<Map<stri
   return new Map(rows.map((r) => [r.id, r.item]));
 }
 
+type Param = (value: unknown) => string;
+
 /**
- * The statement for `q`'s matches from `offset`, `count` of them, as list items or as
- * product ids only (for a caller that keeps the list items itself), and unless `facets`
- * is false, with the total, the facets and the corrected words.
+ * The matches of `q` as the CTE `m` (product id, the sort keys, `score`, `fuzzy`), and the
+ * SQL of the corrected words. Without words: every product the filters let through. With
+ * words: the full-text matches; when there are none, the same search with each word
+ * replaced by the most similar word of the catalog (catalog_words, pg_trgm), so
+ * "hedphones" finds headphones.
  */
-export function searchStatement(q: SearchQuery, offset: number, count: number, rows: 'items' | 'ids', facets = true): Statement {
-  const values: unknown[] = [];
-  const param = (value: unknown) => { values.push(value); return `$${values.length}`; };
-  const where = ['p.deleted_at IS NULL'];
+function matchesOf(q: SearchQuery, param: Param): { ctes: string; correctedWords: string } {
   const text = q.text === null ? null : param(q.text);
+  const where = ['p.deleted_at IS NULL'];
   if (q.category !== null) where.push(`p.category = ${param(q.category)}`);
   if (q.sellerId !== null) where.push(`p.seller_id = ${param(q.sellerId)}`);
   if (q.minPriceCents !== null) where.push(`p.price_cents >= ${param(q.minPriceCents)}`);
   if (q.maxPriceCents !== null) where.push(`p.price_cents <= ${param(q.maxPriceCents)}`);
   const filters = where.join(' AND ');
+  if (text === null) {
+    return {
+      ctes: `m AS MATERIALIZED (SELECT ${MATCH_COLUMNS}, 0::real AS score, false AS fuzzy FROM products p WHERE ${filters})`,
+      correctedWords: 'NULL::text',
+    };
+  }
   // Ranking every match costs more than finding it: only the relevance order needs it.
   const score = q.sort === 'relevance' ? 'ts_rank(p.search, tsq)' : '0::real';
-  // Without words: every product the filters let through. With words: the full-text matches;
-  // when there are none, the same search with each word replaced by the most similar word
-  // of the catalog (catalog_words, pg_trgm), so "hedphones" finds headphones.
-  const matches = text === null
-    ? `m AS MATERIALIZED (SELECT ${MATCH_COLUMNS}, 0::real AS score, false AS fuzzy FROM products p WHERE ${filters})`
-    : `fts AS MATERIALIZED (
+  return {
+    ctes: `fts AS MATERIALIZED (
          SELECT ${MATCH_COLUMNS}, ${score} AS score
            FROM websearch_to_tsquery('english', ${text}) AS tsq, products p
           WHERE p.search @@ tsq AND ${filters}),
@@ -184,16 +188,26 @@ export function searchStatement(q: SearchQuery, offset: number, count: number, r
          SELECT ${MATCH_COLUMNS}, ${score} AS score
            FROM corrected, websearch_to_tsquery('english', corrected.words) AS tsq, products p
           WHERE corrected.words IS NOT NULL AND p.search @@ tsq AND ${filters}),
-       m AS (SELECT *, false AS fuzzy FROM fts UNION ALL SELECT *, true FROM fuzzy)`;
-  const correctedWords = text === null ? 'NULL::text' : '(SELECT words FROM corrected)';
+       m AS (SELECT *, false AS fuzzy FROM fts UNION ALL SELECT *, true FROM fuzzy)`,
+    correctedWords: '(SELECT words FROM corrected)',
+  };
+}
+
+/**
+ * The statement for `q`'s matches from `offset`, `count` of them, as list items or as
+ * product ids only (for a caller that keeps the list items itself), and unless `facets`
+ * is false, with the total, the facets and the corrected words.
+ */
+export function searchStatement(q: SearchQuery, offset: number, count: number, rows: 'items' | 'ids', facets = true): Statement {
+  const values: unknown[] = [];
+  const param: Param = (value) => { values.push(value); return `$${values.length}`; };
+  const { ctes, correctedWords } = matchesOf(q, param);
   const order = ORDER_BY[q.sort];
-  const limit = param(count);
-  const skip = param(offset);
   // The page: a top-N sort of the matches, then its rows in that order.
   const page = `(SELECT ${rows === 'items' ? `coalesce(json_agg(${LIST_ITEM} ORDER BY ${order}), '[]')::text` : `string_agg(t.product_id::text, ',' ORDER BY ${order})`}
-          FROM (SELECT * FROM m t ORDER BY ${order} LIMIT ${limit} OFFSET ${skip}) t
+          FROM (SELECT * FROM m t ORDER BY ${order} LIMIT ${param(count)} OFFSET ${param(offset)}) t
           ${rows === 'items' ? 'JOIN products p USING (product_id)' : ''}) AS rows`;
-  const sql = !facets ? `WITH ${matches}\nSELECT ${page}` : `WITH ${matches}
+  const sql = !facets ? `WITH ${ctes}\nSELECT ${page}` : `WITH ${ctes}
 SELECT (SELECT count(*)::int FROM m) AS total,
        (SELECT CASE WHEN bool_or(fuzzy) THEN ${correctedWords} END FROM m) AS corrected,
        (SELECT coalesce(json_agg(json_build_object('category', category, 'count', n) ORDER BY n DESC, category), '[]')::text

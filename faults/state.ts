@@ -85,16 +85,18 @@ export function diff(before: Fingerprint, after: Fingerprint): string[] {
 }
 
 /**
- * Waits until the state stops moving (two equal captures `gapMs` apart) or `timeoutMs`
+ * Waits until the state stops moving (three equal captures `gapMs` apart) or `timeoutMs`
  * passes: after an accepted write, the workers finish its effects (an order persisted).
  */
-export async function settled(probe: StateProbe, timeoutMs = 5_000, gapMs = 150): Promise<Fingerprint> {
+export async function settled(probe: StateProbe, timeoutMs = 5_000, gapMs = 200): Promise<Fingerprint> {
   const deadline = Date.now() + timeoutMs;
   let last = await probe.capture();
+  let still = 0;
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, gapMs));
     const next = await probe.capture();
-    if (diff(last, next).length === 0 || Date.now() > deadline) return next;
+    still = diff(last, next).length === 0 ? still + 1 : 0;
+    if (still >= 2 || Date.now() > deadline) return next;
     last = next;
   }
 }

@@ -9,6 +9,9 @@ import type { Api } from './support/api.js';
 import { serviceEnv } from './support/processes.js';
 import { startStack, type Stack } from './support/stack.js';
 import { createProductVia, seedCatalog, unseedCatalog, type SeedCatalog, type SeedProduct } from './support/catalog-seed.js';
+import { CATALOG_PG_SETTINGS, parseSearch, runSearch } from '../edge/catalog-search.js';
+import { createPool } from '../common/db.js';
+import type { RequestContext } from '../edge/http.js';
 
 interface Item { productId: string; name: string; priceCents: number; category: string; sellerId: string; rating: number | null; createdAt: string }
 interface Facets { categories: { category: string; count: number }[]; priceBands: { band: string; minPriceCents: number; maxPriceCents: number | null; count: number }[] }
@@ -161,6 +164,22 @@ describe('pagination', () => {
     const page = await search('q=zephyr&limit=100&page=50');
     expect(page.products).toEqual([]);
     expect(page.total).toBe(where((p) => p.attributes.brand === 'Zephyr').length);
+  });
+});
+
+describe('the cached path and Postgres agree', () => {
+  it('answers as a plain query of Postgres would, for pages in and beyond the cached window, typos and browsing', async () => {
+    const pool = createPool(serviceEnv().DATABASE_URL!, 2, CATALOG_PG_SETTINGS);
+    try {
+      for (const query of ['q=wireless&page=2', 'q=wireless&page=7&limit=20', 'q=zephyr+kettle', 'q=wireless+hedphones&sort=price_desc',
+        'category=toys&sort=rating&page=3&limit=48', 'q=black&minPriceCents=1000&maxPriceCents=4999&sort=newest']) {
+        const direct = await runSearch(pool, parseSearch({ query: new URLSearchParams(query) } as RequestContext<unknown>));
+        expect(await search(query), query).toEqual(JSON.parse(direct));
+        expect(await search(query), query).toEqual(JSON.parse(direct)); // and once more, from the cache
+      }
+    } finally {
+      await pool.end();
+    }
   });
 });
 
