@@ -3,17 +3,21 @@
  * side by side in one run against:
  *   - the conventional baseline: node:http + pg, the same statements straight to
  *     Postgres for every request, no cache (benchmarks/catalog-baseline-server.ts);
- *   - the ceiling: bare uWS answering a fixed body of the edge's answer size, same
- *     headers (benchmarks/catalog-ceiling-server.ts).
+ *   - the ceiling: bare uWS answering with a fixed answer of the edge (a body of typical
+ *     size, the same headers) (benchmarks/catalog-ceiling-server.ts).
  * Every target gets the same requests in the same order (benchmarks/catalog-mix.ts):
  * details of products drawn uniformly from the catalog, and a skewed search mix with many
- * distinct words, filters, sorts and pages. Each run is a warm-up (not reported), then
- * the measured window; the edge's cache hit ratio is counted from its x-cache header.
+ * distinct words, filters, sorts and pages. Each target is warmed up (not reported), then
+ * the measured time is taken in short slices in turn (edge, baseline, ceiling, edge, …)
+ * so that other people's work on a shared machine weighs on every target alike; latency
+ * percentiles come from the merged histograms. The edge's cache hit ratio is counted from
+ * its x-cache header, and CPU per request from /proc.
  *
- * env: BENCH_DURATION (s, 10), BENCH_WARMUP (s, 15: the search warm-up), BENCH_CONNECTIONS (50),
- *      BENCH_ONLY=detail,search (a subset), BENCH_TARGETS=edge,baseline,ceiling (a subset),
- *      BENCH_QUIET_WAIT (s, 60: waits up to this long for an idle machine before each run),
- *      plus infra/services.sh's DATA_DIR / *_PORT or REDIS_URL / DATABASE_URL / KAFKA_BROKERS.
+ * env: BENCH_DURATION (s per target, 10), BENCH_ROUNDS (5 slices), BENCH_WARMUP (s, 15: the
+ *      search warm-up), BENCH_CONNECTIONS (50), BENCH_ONLY=detail,search (a subset),
+ *      BENCH_TARGETS=edge,baseline,ceiling (a subset), BENCH_QUIET_WAIT (s, 60: waits up to
+ *      this long for an idle machine before each workload), plus infra/services.sh's
+ *      DATA_DIR / *_PORT or REDIS_URL / DATABASE_URL / KAFKA_BROKERS.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +34,7 @@ import {
 } from './support.js';
 
 const DURATION_S = intEnv('BENCH_DURATION', 10);
+const ROUNDS = intEnv('BENCH_ROUNDS', 5);
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 15);
 const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 50);
 const QUIET_WAIT_S = Number(process.env.BENCH_QUIET_WAIT ?? 60);
@@ -45,61 +50,105 @@ interface Run {
   target: TargetName; workload: Workload; durationS: number; requests: number; requestsPerSec: number;
   byStatus: Record<string, number>; non200: number; errors: number; timeouts: number; cacheHits: number;
   latencyMs: { mean: number; p50: number; p90: number; p99: number; max: number };
-  /** Paths [from, to) of the list this run sent. */
+  /** CPU per answered request (µs): the target's process, and this benchmark's Postgres and Redis. */
+  cpuUs: { server: number; services: number };
+  /** What other people's work used meanwhile, % of a core (time-weighted over the slices). */
+  othersPct: number;
+  /** Paths [from, to) of the list the measured slices sent. */
   sent: { from: number; to: number };
-  cpu?: CpuReport;
 }
 
+/** One stretch of load: autocannon's raw result (histograms kept, for exact merging) and what the client counted. */
+interface Slice { raw: autocannon.Result; cacheHits: number; next: number; cpu?: CpuReport }
+
 /** Sends paths[from], paths[from+1], … over CONNECTIONS for `durationS` seconds, or `amount` requests. */
-async function load(target: TargetName, workload: Workload, url: string, paths: string[], from: number,
-  length: { durationS: number } | { amount: number }): Promise<Run> {
+async function load(url: string, paths: string[], from: number, length: { durationS: number } | { amount: number }): Promise<Slice> {
   let next = from;
   let cacheHits = 0;
-  const result = await autocannon({
-    url, connections: CONNECTIONS, timeout: 10,
+  const raw = await autocannon({
+    url, connections: CONNECTIONS, timeout: 10, skipAggregateResult: true,
     ...('amount' in length ? { amount: length.amount } : { duration: length.durationS }),
     requests: [{
       method: 'GET',
       setupRequest: (request) => { request.path = paths[next++ % paths.length]!; return request; },
       onResponse: (_status, _body, _context, headers) => { if (headers?.['x-cache'] === 'hit') cacheHits++; },
     }],
-  });
+  } as autocannon.Options);
+  return { raw, cacheHits, next };
+}
+
+/** autocannon's merge of raw results (its histograms added up); missing from its type definitions. */
+const aggregateResult = (autocannon as unknown as { aggregateResult(results: autocannon.Result[], options: object): autocannon.Result }).aggregateResult;
+
+/** The slices of one target merged: latency percentiles from the merged histograms, rates over the summed time. */
+function merge(target: TargetName, workload: Workload, slices: Slice[], from: number): Run {
+  const result = aggregateResult(slices.map((s) => s.raw), { url: 'http://merged', connections: CONNECTIONS });
   const byStatus: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) byStatus[code] = stat.count ?? 0;
   const requests = Object.values(byStatus).reduce((a, b) => a + b, 0);
-  const durationS = result.duration;
+  const durationS = slices.reduce((sum, s) => sum + s.raw.duration, 0);
+  const cpuSeconds = (keep: (group: CpuReport['groups'][number]) => boolean) => slices.reduce((sum, s) =>
+    sum + (s.cpu?.groups ?? []).filter(keep).reduce((g, group) => g + (group.cpuPct / 100) * s.cpu!.seconds, 0), 0);
+  const perRequestUs = (seconds: number) => (requests ? (seconds * 1e6) / requests : 0);
+  const meteredS = slices.reduce((sum, s) => sum + (s.cpu?.seconds ?? 0), 0);
   return {
     target, workload, durationS, requests, requestsPerSec: requests / durationS, byStatus,
-    non200: requests - (byStatus['200'] ?? 0), errors: result.errors, timeouts: result.timeouts, cacheHits,
+    non200: requests - (byStatus['200'] ?? 0), errors: result.errors, timeouts: result.timeouts,
+    cacheHits: slices.reduce((sum, s) => sum + s.cacheHits, 0),
     latencyMs: { mean: result.latency.mean, p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
-    sent: { from, to: next },
+    cpuUs: {
+      server: perRequestUs(cpuSeconds((g) => g.name === target)),
+      services: perRequestUs(cpuSeconds((g) => g.own && /^(postgres|redis) /.test(g.name))),
+    },
+    othersPct: meteredS ? slices.reduce((sum, s) => sum + (s.cpu?.foreignPct ?? 0) * (s.cpu?.seconds ?? 0), 0) / meteredS : 0,
+    sent: { from, to: slices.at(-1)?.next ?? from },
   };
 }
 
 /**
- * Warm-up (not reported), then the measured window. The detail warm-up asks for every
- * product once (what a long-running edge has seen); the search warm-up runs the mix
- * for WARMUP_S seconds, and the measured window carries on where it stopped.
+ * One workload against every target. Each target is warmed up first (not reported): the
+ * detail warm-up asks for every product once (what a long-running edge has seen), the
+ * search warm-up runs the mix for WARMUP_S seconds. Then the measured time is cut into
+ * ROUNDS slices taken in turn (edge, baseline, ceiling, edge, …), so on a shared machine
+ * the others' load falls on every target alike; each target's slices carry on through
+ * the same list of requests.
  */
-async function measure(target: TargetName, workload: Workload, url: string, paths: string[], everyProduct: string[]): Promise<Run> {
+async function measure(workload: Workload, urls: Record<TargetName, string>, targets: TargetName[], paths: string[],
+  everyProduct: string[]): Promise<Run[]> {
+  const next = new Map<TargetName, number>();
   await waitForQuiet(QUIET_WAIT_S);
-  let from = 0;
-  if (workload === 'detail') {
-    log(`${workload} → ${target}: warm-up, every product once`);
-    await load(target, workload, url, everyProduct, 0, { amount: everyProduct.length });
-  } else if (WARMUP_S > 0) {
-    log(`${workload} → ${target}: warm-up ${WARMUP_S}s`);
-    from = (await load(target, workload, url, paths, 0, { durationS: WARMUP_S })).sent.to;
+  // The edge is warmed up last, so its cache is no older than the others' when the rounds begin.
+  for (const target of [...targets].reverse()) {
+    if (workload === 'detail') {
+      log(`${workload} → ${target}: warm-up, every product once`);
+      await load(urls[target], everyProduct, 0, { amount: everyProduct.length });
+      next.set(target, 0);
+    } else {
+      log(`${workload} → ${target}: warm-up ${WARMUP_S}s`);
+      next.set(target, WARMUP_S > 0 ? (await load(urls[target], paths, 0, { durationS: WARMUP_S })).next : 0);
+    }
   }
-  log(`${workload} → ${target}: ${CONNECTIONS} connections for ${DURATION_S}s`);
-  const meter = new CpuMeter(OWN_PROCESSES);
-  meter.start();
-  const run = await load(target, workload, url, paths, from, { durationS: DURATION_S });
-  run.cpu = meter.stop();
-  log(`${workload} → ${target}: ${round(run.requestsPerSec)} req/s, p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, ` +
-    `non-200 ${run.non200} ${JSON.stringify(run.byStatus)}, cache hits ${run.cacheHits}; CPU (% of a core): machine ${run.cpu.machineBusyPct}, ` +
-    run.cpu.groups.slice(0, 5).map((t) => `${t.name} ${t.cpuPct}`).join(', ') + `; others ${run.cpu.foreignPct}`);
-  return run;
+  const sliceS = Math.max(1, Math.round(DURATION_S / ROUNDS));
+  log(`${workload}: ${ROUNDS} rounds of ${sliceS}s per target, ${CONNECTIONS} connections`);
+  const slices = new Map<TargetName, Slice[]>(targets.map((t) => [t, []]));
+  const from = new Map(next);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const target of targets) {
+      const meter = new CpuMeter(OWN_PROCESSES);
+      meter.start();
+      const slice = await load(urls[target], paths, next.get(target)!, { durationS: sliceS });
+      slice.cpu = meter.stop();
+      next.set(target, slice.next);
+      slices.get(target)!.push(slice);
+    }
+  }
+  return targets.map((target) => {
+    const run = merge(target, workload, slices.get(target)!, from.get(target)!);
+    log(`${workload} → ${target}: ${round(run.requestsPerSec)} req/s, p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, ` +
+      `non-200 ${run.non200} ${JSON.stringify(run.byStatus)}, cache hits ${run.cacheHits}; CPU µs/request: server ${round(run.cpuUs.server)}, ` +
+      `pg+redis ${round(run.cpuUs.services)}; others used ${round(run.othersPct)} % of a core`);
+    return run;
+  });
 }
 
 /** Stock counters for every seeded product (0..50 units, a tenth sold out), as the order pipeline keeps them. */
@@ -135,21 +184,6 @@ function shuffled<T>(list: T[]): T[] {
     [list[i], list[j]] = [list[j]!, list[i]!];
   }
   return list;
-}
-
-/**
- * CPU per answered request, from the CPU meter of the run: the target's own process, and
- * the Postgres and Redis of this benchmark (the machine is shared, so throughput alone
- * also reflects what others were running).
- */
-function cpuPerRequest(run: Run): { serverUs: number; servicesUs: number } {
-  const groups = run.cpu?.groups ?? [];
-  const us = (pct: number) => (run.requests ? (pct / 100) * (run.cpu?.seconds ?? 0) * 1e6 / run.requests : 0);
-  const sum = (keep: (name: string) => boolean) => groups.filter((g) => keep(g.name)).reduce((total, g) => total + g.cpuPct, 0);
-  return {
-    serverUs: us(sum((name) => name === run.target)),
-    servicesUs: us(sum((name) => /^(postgres|redis) /.test(name) && groups.find((g) => g.name === name)!.own)),
-  };
 }
 
 function ratio(a: Run | undefined, b: Run | undefined): number | null {
@@ -190,11 +224,9 @@ runBenchmark('bench:catalog', async (cleanup: Cleanup) => {
   }
 
   const runs: Run[] = [];
+  const targetList = (['edge', 'baseline', 'ceiling'] as const).filter((t) => TARGETS.has(t));
   for (const workload of ['detail', 'search'] as const) {
-    if (!WORKLOADS.has(workload)) continue;
-    for (const target of ['edge', 'baseline', 'ceiling'] as const) {
-      if (TARGETS.has(target)) runs.push(await measure(target, workload, urlsOf[target], paths[workload], everyProduct));
-    }
+    if (WORKLOADS.has(workload)) runs.push(...await measure(workload, urlsOf, targetList, paths[workload], everyProduct));
   }
 
   const find = (target: TargetName, workload: Workload) => runs.find((r) => r.target === target && r.workload === workload);
@@ -221,11 +253,8 @@ runBenchmark('bench:catalog', async (cleanup: Cleanup) => {
     '',
     `bench:catalog — ${catalog.products.length} products, ${CONNECTIONS} connections, ${DURATION_S}s each after a warm-up (detail: every product once; search: ${WARMUP_S}s of the mix), ${machine().cpus} CPUs`,
     table(['workload', 'target', 'req/s', 'p50 ms', 'p99 ms', 'non-200', 'cache hits', 'server µs/req', 'pg+redis µs/req', 'others % of a core'],
-      runs.map((r) => {
-        const cost = cpuPerRequest(r);
-        return [r.workload, r.target, round(r.requestsPerSec), round(r.latencyMs.p50, 2), round(r.latencyMs.p99, 2), r.non200,
-          r.target === 'edge' ? `${fmt((hitRatio(r) ?? 0) * 100, 1)}%` : '-', round(cost.serverUs), round(cost.servicesUs), r.cpu?.foreignPct ?? '-'];
-      })),
+      runs.map((r) => [r.workload, r.target, round(r.requestsPerSec), round(r.latencyMs.p50, 2), round(r.latencyMs.p99, 2), r.non200,
+        r.target === 'edge' ? `${fmt((hitRatio(r) ?? 0) * 100, 1)}%` : '-', round(r.cpuUs.server), round(r.cpuUs.services), round(r.othersPct)])),
     '',
     `detail: edge / ceiling  = ${fmt(figures.detailOverCeiling)}× (target ≥ 0.6: ${targets.detailOverCeiling.met}); p99 ${fmt(edgeDetail?.latencyMs.p99)} ms (target ≤ 3: ${targets.detailP99Ms.met}); edge / baseline = ${fmt(figures.detailOverBaseline)}×`,
     `search: edge / baseline = ${fmt(figures.searchOverBaseline)}× (target ≥ 10: ${targets.searchOverBaseline.met}); p99 ${fmt(edgeSearch?.latencyMs.p99)} ms (target ≤ 50: ${targets.searchP99Ms.met}); edge / ceiling = ${fmt(figures.searchOverCeiling)}×`,

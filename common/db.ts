@@ -11,6 +11,9 @@ export function createPool(connectionString: string, max = 10, settings: Record<
   pool.on('error', () => {
     // an idle client lost its connection; the next checkout reconnects
   });
+  // A checked-out client has no pool listener: a server shutting down (57P01) between two of
+  // its queries would be an unhandled 'error' and end the process. Its next query fails instead.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 export type Pool = pg.Pool;

@@ -64,6 +64,13 @@ export interface UploadSpec {
   contentTypes: readonly string[];
   /** The URL carries its own credential (a signature in the query) instead of a bearer token. */
   signedUrl?: boolean;
+  /**
+   * A body the handler refused before reading it all is read and dropped up to this many
+   * bytes, so the client sees the answer (a client still sending when the connection
+   * closes sees only a broken pipe); a larger one is cut by closing the connection.
+   * Defaults to the JSON body limit.
+   */
+  drainBytes?: number;
   handler: (ctx: RequestContext<undefined>, body: Readable) => Promise<Reply>;
 }
 
@@ -175,7 +182,7 @@ export class Router {
       const body = this.bodyStream(res, state);
       const reply = spec.handler(ctx as RequestContext<undefined>, body)
         .catch((error: unknown) => this.toReply(error, ctx.requestId));
-      void reply.then((r) => this.finishUpload(res, state, ctx, r, body));
+      void reply.then((r) => this.finishUpload(res, state, ctx, r, body, spec.drainBytes ?? this.maxBodyBytes));
     });
     return this;
   }
@@ -353,15 +360,17 @@ export class Router {
 
   /**
    * Sends an upload's reply. A handler that answered before reading the whole body (a
-   * refusal): a small rest is read and dropped, a large one is cut by closing the connection.
+   * refusal): a rest up to `drainBytes` is read and dropped, a larger one is cut by closing
+   * the connection.
    */
-  private finishUpload(res: HttpResponse, state: RequestState, ctx: RequestContext<unknown>, reply: Reply, body: Readable): void {
+  private finishUpload(res: HttpResponse, state: RequestState, ctx: RequestContext<unknown>, reply: Reply, body: Readable,
+    drainBytes: number): void {
     if (state.bodyEnded) {
       this.send(res, state, ctx.requestId, reply);
       return;
     }
     const declared = Number(ctx.headers['content-length'] || 0);
-    if (body.destroyed || declared > this.maxBodyBytes) {
+    if (body.destroyed || declared > drainBytes) {
       this.send(res, state, ctx.requestId, reply, true);
       return;
     }

@@ -19,6 +19,7 @@ import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import { checkInvariants } from '../loadtest/invariants.js';
 import { DRIFT_KEY, reservationKey } from '../common/keys.js';
+import { retry } from '../common/retry.js';
 import { sleep } from './stack.js';
 
 export const INVARIANTS = [
@@ -103,10 +104,10 @@ export async function checkRow(input: CheckInput): Promise<RowCheck> {
   record('exactly-once', doubled.rows.filter((r: { accepted_entries: number; most_per_kind: number | null }) => r.accepted_entries !== 1 || (r.most_per_kind ?? 0) > 1));
 
   const orders = (await db.query<{ order_id: string; status: string }>(ORDERS_OF, [productIds])).rows;
-  const charges = await mapLimit(orders, 16, async (o) => {
-    const res = await fetch(`${input.sandboxUrl}/_sandbox/stats?orderId=${o.order_id}`);
+  const charges = await mapLimit(orders, 8, (o) => retry(async () => {
+    const res = await fetch(`${input.sandboxUrl}/_sandbox/stats?orderId=${o.order_id}`, { signal: AbortSignal.timeout(10_000) });
     return { orderId: o.order_id, charges: Number(((await res.json()) as { charges?: number }).charges ?? 0) };
-  });
+  }, { retries: 5, baseMs: 200, maxMs: 3_000 }));
   record('one-charge', charges.filter((c) => c.charges > 1));
   const kept = await db.query(
     `SELECT o.order_id, o.status, p.status AS payment, p.refund_status FROM (${ORDERS_OF}) o JOIN payments p USING (order_id)

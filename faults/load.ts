@@ -81,17 +81,21 @@ export interface ProbeOptions {
 
 export class Probe {
   readonly samples: ProbeSample[] = [];
-  private running = false;
+  private sending = false;
   private loop: Promise<void> = Promise.resolve();
   private readonly pending = new Set<Promise<unknown>>();
   private n = 0;
 
   constructor(private readonly options: ProbeOptions) {}
 
+  get running(): boolean {
+    return this.sending;
+  }
+
   start(): this {
-    this.running = true;
+    this.sending = true;
     this.loop = (async () => {
-      while (this.running) {
+      while (this.sending) {
         void this.track(this.order());
         await new Promise((resolve) => setTimeout(resolve, this.options.intervalMs));
       }
@@ -101,7 +105,7 @@ export class Probe {
 
   /** Stops sending and waits for the answers still due. */
   async stop(): Promise<void> {
-    this.running = false;
+    this.sending = false;
     await this.loop;
     await Promise.all(this.pending);
   }

@@ -26,8 +26,10 @@ export interface RowResult {
   refused503?: number;
   /** Other answers by status and problem type (409 sold-out, 429 limit-exceeded, …). */
   otherAnswers?: Record<string, number>;
-  /** Requests with no answer (refused connection, reset, client timeout). */
+  /** Orders never answered (refused connection, reset, client timeout). */
   noAnswer?: number;
+  /** Connections the load driver found refused or reset and tried again (the order was sent again). */
+  connectionErrors?: number;
   latencyMs?: { p50: number; p99: number; max: number };
   probe?: { sent: number; accepted: number; acceptedP99Ms: number; max503Ms: number; maxMs: number; missingRetryAfter: number };
   recoveryS?: number | null;
@@ -68,7 +70,7 @@ export function tables(results: RowResult[]): string {
   const head1 = '| row | fault | how | window s | attempted | accepted (202) | 503 | other answers | no answer | p50 / p99 / max ms | probe: 503 max / accepted p99 ms | recover s | drain s | edge RSS MiB start / max / end |';
   const rows1 = results.map((r) => r.skipped || r.error
     ? `| ${r.id} | ${cell(r.fault)} | \`${cell(r.command)}\` | ${r.skipped ? `not run: ${cell(r.skipped)}` : `**broke**: ${cell(r.error!)}`} |||||||||||`
-    : `| ${r.id} | ${cell(r.fault)} | \`${cell(r.command)}\` | ${r.windowS?.toFixed(1)} | ${n(r.attempted)} | ${n(r.accepted)} | ${n(r.refused503)} | ${cell(others(r.otherAnswers))} | ${n(r.noAnswer)} `
+    : `| ${r.id} | ${cell(r.fault)} | \`${cell(r.command)}\` | ${r.windowS?.toFixed(1)} | ${n(r.attempted)} | ${n(r.accepted)} | ${n(r.refused503)} | ${cell(others(r.otherAnswers))} | ${n(r.noAnswer)}${r.connectionErrors ? ` (${r.connectionErrors} refused or reset connections retried)` : ''} `
       + `| ${Math.round(r.latencyMs!.p50)} / ${Math.round(r.latencyMs!.p99)} / ${Math.round(r.latencyMs!.max)} | ${Math.round(r.probe!.max503Ms)} / ${Math.round(r.probe!.acceptedP99Ms)} `
       + `| ${s(r.recoveryS === undefined || r.recoveryS === null ? r.recoveryS : r.recoveryS * 1000)} | ${s(r.check?.drainMs)} | ${r.edgeRssMiB!.start} / ${r.edgeRssMiB!.max} / ${r.edgeRssMiB!.end} |`);
   const head2 = `| row | ${INVARIANTS.join(' | ')} | landed late, claimable by retry | dead letters | final statuses |`;

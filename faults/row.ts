@@ -80,9 +80,12 @@ export const sleepUntil = async (ctx: RowContext, t: number): Promise<void> => {
 
 const allSamples = (ctx: RowContext): ProbeSample[] => ctx.probes.flatMap((p) => p.samples);
 
-/** Default recovery: a probe order sent after the window's end was accepted. */
-export function acceptedAgain(ctx: RowContext, window: FaultWindow): Promise<boolean> {
-  return Promise.resolve(ctx.probe.samples.some((s) => s.t >= window.end && s.status === 202));
+/** Default recovery: a probe order sent after the window's end was accepted (once the load is over, the poll sends its own). */
+export async function acceptedAgain(ctx: RowContext, window: FaultWindow): Promise<boolean> {
+  const accepted = () => ctx.probe.samples.some((s) => s.t >= window.end && s.status === 202);
+  if (accepted() || ctx.probe.running) return accepted();
+  await ctx.probe.burst(1);
+  return accepted();
 }
 
 /** Probe orders accepted before the window's end (the backlog the fault left). */

@@ -89,6 +89,7 @@ async function runRow(row: RowSpec, stack: Stack, db: pg.Pool, redis: Redis, buy
     clearInterval(sampler);
 
     const figures = loadFigures(driven);
+    const planned = Math.round(plan.rate * plan.seconds);
     const samples = ctx.probes.flatMap((p) => p.samples);
     const otherAnswers: Record<string, number> = {};
     for (const [answer, count] of Object.entries(figures.byAnswer)) if (answer !== '202' && !answer.startsWith('503')) otherAnswers[answer] = count;
@@ -105,10 +106,12 @@ async function runRow(row: RowSpec, stack: Stack, db: pg.Pool, redis: Redis, buy
     });
     result = {
       ...base, windowS: (window.end - window.start) / 1000, load: { rate: plan.rate, seconds: plan.seconds, connections: plan.connections },
-      attempted: figures.sent + samples.length,
+      // autocannon sends again on a new connection when one is refused or reset, until each planned order is answered.
+      attempted: planned + samples.length,
+      connectionErrors: Math.max(0, figures.sent - planned),
       accepted: (figures.byAnswer['202'] ?? 0) + samples.filter((s) => s.status === 202).length,
       refused503: Object.entries(figures.byAnswer).filter(([k]) => k.startsWith('503')).reduce((sum, [, v]) => sum + v, 0) + refused.length,
-      otherAnswers, noAnswer: figures.sent - figures.answered + samples.filter((s) => s.status === 0).length,
+      otherAnswers, noAnswer: Math.max(0, planned - figures.answered) + samples.filter((s) => s.status === 0).length,
       latencyMs: { p50: figures.p50, p99: figures.p99, max: figures.max },
       probe: {
         sent: samples.length, accepted: samples.filter((s) => s.status === 202).length,
@@ -143,11 +146,20 @@ async function heal(stack: Stack): Promise<string[]> {
   stack.signal('payment-sandbox', 'SIGCONT');
   servicesUp();
   const stalled = stack.stalledConsumers();
+  const rejoining = stack.rejoiningConsumers();
+  if (rejoining.length > 0) {
+    // Seen after a SIGKILL of the broker: its group coordinator stays out of sync for a consumer group until a clean restart.
+    mended.push(`${rejoining.join(', ')} still could not join ${rejoining.length > 1 ? 'their' : 'its'} consumer group (kafkajs "Restarting the consumer" over and over): the runner restarted Kafka cleanly`);
+    log(mended[mended.length - 1]!);
+    await service('kafka-stop');
+    await service('kafka-start');
+  }
   for (const [name, proc] of stack.procs) {
     const dead = proc.child.exitCode !== null || proc.child.signalCode !== null;
-    if (!dead && !stalled.includes(name)) continue;
+    if (!dead && !stalled.includes(name) && !rejoining.includes(name)) continue;
     mended.push(dead ? `${name} had exited: the runner started it again`
-      : `${name}'s Kafka consumer had crashed without restarting (kafkajs non-retriable error; the process stayed up, consuming nothing): the runner restarted the process`);
+      : rejoining.includes(name) ? `${name} restarted after the broker's restart`
+        : `${name}'s Kafka consumer had crashed without restarting (kafkajs non-retriable error; the process stayed up, consuming nothing): the runner restarted the process`);
     log(mended[mended.length - 1]!);
     await proc.kill('SIGKILL');
     await stack.start(name);

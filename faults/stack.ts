@@ -152,6 +152,16 @@ export class Stack {
     }).map(([name]) => name);
   }
 
+  /**
+   * Processes whose Kafka consumer keeps failing to rejoin its group: kafkajs logged
+   * "Restarting the consumer" at least three times in the last `withinMs`.
+   */
+  rejoiningConsumers(withinMs = 30_000): ProcessName[] {
+    const since = Date.now() - withinMs;
+    return [...this.procs].filter(([, proc]) => proc.output.filter((line) =>
+      line.includes('Restarting the consumer') && Number(/"time":(\d+)/.exec(line)?.[1] ?? 0) >= since).length >= 3).map(([name]) => name);
+  }
+
   /** Forgets what the processes printed so far (it is in the log files). */
   trimOutput(): void {
     for (const proc of this.procs.values()) proc.output.length = 0;

@@ -106,6 +106,7 @@ export function mediaRoutes(router: Router, deps: EdgeDeps): void {
     signedUrl: true,
     headers: ['content-range'],
     contentTypes: [...MEDIA_CONTENT_TYPES, 'application/octet-stream'],
+    drainBytes: SUGGESTED_CHUNK_BYTES, // a refused chunk of the size we suggest still gets its answer
     handler: async (ctx, body) => {
       signer.verify(uuidParam(ctx, 'mediaId'), ctx.query);
       const range = chunkRange(ctx.headers['content-range'] ?? '', ctx.headers['content-length'] ?? '');

@@ -23,7 +23,7 @@ interface CreateProductBody extends Required<Pick<ProductPatch, 'name' | 'priceC
 }
 
 /** A catalog answer as it is sent: JSON text, and whether this edge's cache had it. */
-export function catalogReply(answer: CatalogAnswer): Reply {
+function catalogReply(answer: CatalogAnswer): Reply {
   return { status: 200, body: answer.body, contentType: 'application/json', headers: { 'x-cache': answer.cached ? 'hit' : 'miss' } };
 }
 

@@ -2,8 +2,9 @@
  * A deterministic catalog for search tests and bench:catalog: sellers, reviewers, products
  * (names, descriptions and attributes from a fixed vocabulary, prices per category) and
  * reviews, loaded with COPY in one transaction. Seeding is idempotent: a catalog already
- * there (same seed and size) is left alone. The same generator can be replayed in memory
- * (`generateCatalog`) to know what the database holds without asking it.
+ * there (same seed and size) is left alone, and `unseedCatalog` removes it again. The same
+ * generator can be replayed in memory (`generateCatalog`) to know what the database holds
+ * without asking it. `createProductVia` makes one product through the API instead.
  */
 import pg from 'pg';
 import { copyRows, type CopyValue } from '../../common/copy.js';
