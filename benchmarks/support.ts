@@ -302,9 +302,10 @@ export function machine(): Record<string, unknown> {
 
 /** The commit measured, and the files changed on top of it (the working tree is what ran). */
 function codeVersion(): { commit: string; changedFiles: string[] } {
-  const git = (args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const git = (args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout ?? '';
   return {
-    commit: git(['rev-parse', '--short', 'HEAD']) || 'unknown',
+    commit: git(['rev-parse', '--short', 'HEAD']).trim() || 'unknown',
+    // Porcelain lines are "XY path": the status columns may be blank, so the line is not trimmed.
     changedFiles: git(['status', '--porcelain', '--untracked-files=all', '--', '.', ':!benchmarks', ':!BENCHMARKS.md'])
       .split('\n').filter(Boolean).map((l) => l.slice(3)),
   };

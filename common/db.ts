@@ -4,9 +4,17 @@ import pg from 'pg';
 // bigint columns (money, counts) come back as numbers: amounts here stay far below 2^53.
 pg.types.setTypeParser(20, (value) => Number(value));
 
-/** `settings` are server settings for every connection of the pool (e.g. `{ jit: 'off' }`). */
+/**
+ * Every connection runs with JIT off: this is short OLTP work, and Postgres compiles any
+ * plan it estimates above jit_above_cost. The order writer's batch statement is such a
+ * plan (jsonb_to_recordset is guessed at 100 rows an order): compiling took more than the
+ * statement itself, 87 ms against 40 ms for 2,000 orders (BENCHMARKS.md, bench:persist).
+ */
+const PG_DEFAULTS: Record<string, string> = { jit: 'off' };
+
+/** `settings` are further server settings for every connection of the pool (e.g. `{ plan_cache_mode: … }`). */
 export function createPool(connectionString: string, max = 10, settings: Record<string, string> = {}): pg.Pool {
-  const options = Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`).join(' ');
+  const options = Object.entries({ ...PG_DEFAULTS, ...settings }).map(([name, value]) => `-c ${name}=${value}`).join(' ');
   const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000, ...(options ? { options } : {}) });
   pool.on('error', () => {
     // an idle client lost its connection; the next checkout reconnects

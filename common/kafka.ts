@@ -1,6 +1,7 @@
 /** Kafka clients (kafkajs) logging through pino, and the topics created at start-up. */
-import { Kafka, logLevel, type Admin, type logCreator } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type ConsumerConfig, type EachBatchPayload, type logCreator } from 'kafkajs';
 import type { Logger } from './logger.js';
+import { retry, sleep } from './retry.js';
 import { TOPICS } from './topics.js';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -32,4 +33,101 @@ export async function ensureTopics(admin: Admin, partitions: number): Promise<vo
     waitForLeaders: true,
     topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
   });
+}
+
+/**
+ * A consumer group member kept running for the life of the process. kafkajs restarts a
+ * crashed consumer itself only after a retriable error; after a non-retriable one it emits
+ * CRASH with `restart: false` and leaves the consumer disconnected while the process lives
+ * on, consuming nothing. A broker frozen or restarted under load does that: "Connection
+ * error: connect ECONNREFUSED" wrapped as non-retriable by a nested retrier, or "The
+ * coordinator is not aware of this member" from an offset commit after the group moved on.
+ * Here such a crash starts a new consumer of the same group (it resumes from the committed
+ * offsets), with backoff, until one runs. `launch` connects, subscribes and runs it.
+ */
+export class SupervisedConsumer {
+  private current: Consumer | undefined;
+  private stopped = false;
+  private relaunching: Promise<void> | undefined;
+
+  constructor(
+    private readonly create: () => Consumer,
+    private readonly launch: (consumer: Consumer) => Promise<void>,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const consumer = this.create();
+    this.current = consumer;
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.stopped || consumer !== this.current) return;
+      this.log.error({ err: payload.error.message, groupId: payload.groupId },
+        'Kafka consumer crashed with a non-retriable error and kafkajs will not restart it: starting a new consumer');
+      this.relaunching = this.relaunch(consumer);
+    });
+    try {
+      await this.launch(consumer);
+    } catch (error) {
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async relaunch(crashed: Consumer): Promise<void> {
+    await crashed.disconnect().catch(() => undefined);
+    await retry(async () => {
+      if (this.stopped) return;
+      await sleep(250);
+      await this.start();
+      this.log.warn('new Kafka consumer started after a non-retriable crash');
+    }, {
+      retries: Number.MAX_SAFE_INTEGER, baseMs: 500, maxMs: 5_000,
+      onRetry: (error, attempt, delayMs) => this.log.warn({ err: (error as Error).message, attempt, delayMs }, 'starting a new Kafka consumer failed; retrying'),
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.relaunching?.catch(() => undefined);
+    await this.current?.disconnect();
+  }
+}
+
+export interface BatchConsumerOptions {
+  groupId: string;
+  topic: string;
+  sessionTimeoutMs: number;
+  partitionsConcurrently: number;
+  /** Fetch settings beyond the defaults (a 50 ms wait). */
+  fetch?: Pick<ConsumerConfig, 'minBytes' | 'maxBytesPerPartition'>;
+  /** Called with each new consumer before it connects (e.g. to listen to its events). */
+  onCreate?: (consumer: Consumer) => void;
+}
+
+/**
+ * A supervised group member consuming `topic` from the beginning in batches, committing
+ * offsets itself (autoCommit off, eachBatchAutoResolve off): `onBatch` gets the consumer
+ * that fetched the batch, to commit through it.
+ */
+export function superviseBatchConsumer(kafka: Kafka, options: BatchConsumerOptions,
+  onBatch: (consumer: Consumer, payload: EachBatchPayload) => Promise<void>, log: Logger): SupervisedConsumer {
+  return new SupervisedConsumer(() => kafka.consumer({
+    groupId: options.groupId,
+    sessionTimeout: options.sessionTimeoutMs,
+    rebalanceTimeout: options.sessionTimeoutMs * 2,
+    heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 5)),
+    maxWaitTimeInMs: 50,
+    ...options.fetch,
+    allowAutoTopicCreation: false,
+  }), async (consumer) => {
+    options.onCreate?.(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topic: options.topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: options.partitionsConcurrently,
+      eachBatch: (payload) => onBatch(consumer, payload),
+    });
+  }, log);
 }

@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import { productKeys, reservationKey } from './keys.js';
 import { runScript } from './scripts.js';
+import { CountersNotReadyError } from './errors.js';
 
 export type ReleaseReason = 'produce-failed' | 'compensated' | 'expired' | 'order-expired'
   // an order's payment failed, it was cancelled, or its payment was not completed in time (common/settlement.ts)
@@ -27,10 +28,50 @@ export async function releaseReservation(
 
 export type CommitOutcome = 'live' | 'gone' | 'unready';
 
-/** Claims a reservation for a persisted order: 'live'; 'gone' when it was released; 'unready' while Redis is being rebuilt. */
-export async function commitReservation(redis: Redis, productId: string, orderId: string, ttlSeconds: number): Promise<CommitOutcome> {
+/**
+ * Claims reservations of one product for persisted orders, in one script call: per order
+ * 'live'; 'gone' when it was released; 'unready' while Redis is being rebuilt.
+ */
+export async function commitReservations(redis: Redis, productId: string, orderIds: readonly string[], ttlSeconds: number): Promise<CommitOutcome[]> {
+  if (orderIds.length === 0) return [];
   const k = productKeys(productId);
-  return (await runScript(redis, 'commit', [reservationKey(productId, orderId), k.held, k.reserved, k.info], [orderId, ttlSeconds])) as CommitOutcome;
+  return (await runScript(redis, 'commit', [k.held, k.reserved, k.info], [k.prefix, ttlSeconds, ...orderIds])) as CommitOutcome[];
+}
+
+/** An order's lines as the claim needs them. */
+export interface ClaimableOrder { orderId: string; items: readonly { productId: string }[] }
+
+/**
+ * Claims every line of many orders with one script call per product: an order is 'live'
+ * when all its lines are; one with a line gone is 'expired' and the lines it did claim
+ * are given back. Throws CountersNotReadyError while Redis is being rebuilt (claims made
+ * so far stay made; calling again is harmless, a committed line answers 'live').
+ */
+export async function claimOrders(redis: Redis, orders: readonly ClaimableOrder[], ttlSeconds: number): Promise<('live' | 'expired')[]> {
+  const byProduct = new Map<string, string[]>();
+  for (const order of orders) {
+    for (const item of order.items) {
+      const ids = byProduct.get(item.productId);
+      if (ids) ids.push(order.orderId);
+      else byProduct.set(item.productId, [order.orderId]);
+    }
+  }
+  const outcome = new Map<string, CommitOutcome>(); // key: productId + ' ' + orderId
+  await Promise.all([...byProduct].map(async ([productId, orderIds]) => {
+    const outcomes = await commitReservations(redis, productId, orderIds, ttlSeconds);
+    orderIds.forEach((orderId, i) => outcome.set(`${productId} ${orderId}`, outcomes[i]!));
+  }));
+  const states = orders.map((o) => o.items.map((i) => outcome.get(`${i.productId} ${o.orderId}`)!));
+  if (states.some((s) => s.includes('unready'))) throw new CountersNotReadyError();
+  await Promise.all(orders.map((order, n) => states[n]!.every((s) => s === 'live') ? undefined
+    : Promise.all(order.items.filter((_, i) => states[n]![i] === 'live').map((i) =>
+      releaseReservation(redis, i.productId, order.orderId, 'order-expired', ['committed'], ttlSeconds)))));
+  return states.map((s) => (s.every((x) => x === 'live') ? 'live' : 'expired'));
+}
+
+/** Claims one order's reservation of a product (see commitReservations). */
+export async function commitReservation(redis: Redis, productId: string, orderId: string, ttlSeconds: number): Promise<CommitOutcome> {
+  return (await commitReservations(redis, productId, [orderId], ttlSeconds))[0]!;
 }
 
 export interface Availability { available: number; liveSaleId: string | null; saleState: string | null }

@@ -33,7 +33,13 @@ export async function verifyPassword(password: string, stored: string): Promise<
 
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
 
+/** Verified tokens kept, so a buyer's next request skips the HMAC; past this many the memo starts over. */
+const VERIFIED_MEMO_SIZE = 50_000;
+
 export class TokenVerifier {
+  /** Authorization header → its user and expiry (ms), for headers that verified. */
+  private readonly verified = new Map<string, { user: AuthUser; expiresAtMs: number }>();
+
   constructor(private readonly secret: string, private readonly ttlSeconds: number) {
     if (secret.length < 16) throw new Error('JWT_SECRET must be set to at least 16 characters (infra/start.sh generates one)');
   }
@@ -47,6 +53,15 @@ export class TokenVerifier {
 
   /** The user of an `Authorization: Bearer` header, or a 401 problem. */
   verifyHeader(header: string): AuthUser {
+    const known = this.verified.get(header);
+    if (known && known.expiresAtMs > Date.now()) return known.user;
+    const user = this.verify(header);
+    if (this.verified.size >= VERIFIED_MEMO_SIZE) this.verified.clear();
+    this.verified.set(header, { user: user.user, expiresAtMs: user.expiresAtMs });
+    return user.user;
+  }
+
+  private verify(header: string): { user: AuthUser; expiresAtMs: number } {
     const match = /^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/.exec(header);
     if (!match) throw problems.unauthorized('The Authorization header must be "Bearer <token>"');
     const [head, payload, signature] = match[1]!.split('.') as [string, string, string];
@@ -64,7 +79,7 @@ export class TokenVerifier {
     }
     if (typeof claims.exp !== 'number' || claims.exp * 1000 <= Date.now()) throw problems.unauthorized('The token has expired; sign in again');
     if (typeof claims.sub !== 'string' || !ROLES.includes(claims.role as Role)) throw problems.unauthorized('The token claims are invalid');
-    return { userId: claims.sub, role: claims.role as Role };
+    return { user: { userId: claims.sub, role: claims.role as Role }, expiresAtMs: claims.exp * 1000 };
   }
 
   private sign(data: string): string {

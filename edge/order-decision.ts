@@ -151,9 +151,9 @@ export class OrderDecision {
     this.noteActive(lines.map((l) => l.productId));
     await faultPoint('edge.after-reserve');
 
-    const order = this.buildOrder(orderId, request, replies);
+    const order = JSON.stringify(this.buildOrder(orderId, request, replies));
     try {
-      await this.producer.send(orderId, JSON.stringify(order));
+      await this.producer.send(orderId, order);
     } catch (error) {
       if (error instanceof ProduceFailedError) {
         // Nothing reached Kafka: the units go back now. (A timeout leaves the hold to run out.)
@@ -165,7 +165,7 @@ export class OrderDecision {
 
     const states = await this.redisCall(() => Promise.all([
       ...lines.map((l) => runScript(this.redis, 'queue', [reservationKey(l.productId, orderId), productKeys(l.productId).held], [orderId])),
-      this.redis.set(acceptedOrderKey(orderId), JSON.stringify(order), 'EX', this.settings.idempotencyTtlSeconds),
+      this.redis.set(acceptedOrderKey(orderId), order, 'EX', this.settings.idempotencyTtlSeconds),
     ]));
     const lost = lines.filter((_, i) => states[i] !== 'queued' && states[i] !== 'committed');
     if (lost.length > 0) {

@@ -20,6 +20,7 @@ import type { Redis } from 'ioredis';
 import { checkInvariants } from '../loadtest/invariants.js';
 import { DRIFT_KEY, reservationKey } from '../common/keys.js';
 import { retry } from '../common/retry.js';
+import { NEEDS_ACTION } from '../sandbox/stripe-sandbox.js';
 import { sleep } from './stack.js';
 
 export const INVARIANTS = [
@@ -71,6 +72,22 @@ async function mapLimit<T, R>(items: T[], limit: number, task: (item: T) => Prom
   return out;
 }
 
+/**
+ * The load test's checker counts every accepted order recorded `expired` against
+ * accepted-persisted. An order that was persisted live (it has a `pending_payment` entry)
+ * and expired because its buyer never completed 3-D Secure (the payment rows leave those
+ * to expire on purpose) is a payment outcome, not a lost 202: it does not count.
+ */
+async function withoutBuyerExpiries(db: pg.Pool, found: unknown[]): Promise<unknown[]> {
+  const expired = (found as { orderId: string; problem: string }[]).filter((v) => v.problem === 'recorded expired').map((v) => v.orderId);
+  if (expired.length === 0) return found;
+  const { rows } = await db.query<{ order_id: string }>(
+    `SELECT o.order_id FROM orders o WHERE o.order_id = ANY($1::uuid[]) AND o.payment_method = ANY($2::text[])
+        AND EXISTS (SELECT 1 FROM order_history h WHERE h.order_id = o.order_id AND h.status = 'pending_payment')`, [expired, [...NEEDS_ACTION]]);
+  const buyers = new Set(rows.map((r) => r.order_id));
+  return (found as { orderId: string; problem: string }[]).filter((v) => !(v.problem === 'recorded expired' && buyers.has(v.orderId)));
+}
+
 export async function checkRow(input: CheckInput): Promise<RowCheck> {
   const { db, productIds } = input;
   const examples: RowCheck['examples'] = {};
@@ -95,12 +112,18 @@ export async function checkRow(input: CheckInput): Promise<RowCheck> {
     databaseUrl: input.databaseUrl, redisUrl: input.redisUrl, productIds, acceptedOrderIds: input.acceptedOrderIds,
     drainMs: 10_000, settleMs: 20_000, log: input.log,
   });
-  for (const name of ['no-oversell', 'accepted-persisted', 'limits-held', 'conservation'] as const) record(name, report.violations[name] ?? []);
+  for (const name of ['no-oversell', 'limits-held', 'conservation'] as const) record(name, report.violations[name] ?? []);
+  record('accepted-persisted', await withoutBuyerExpiries(db, report.violations['accepted-persisted'] ?? []));
 
+  // Aggregated once and joined: notifications has no index on order_id, and a subquery per order
+  // made this quadratic (minutes for the overload row's 25,000 orders).
   const doubled = await db.query(
-    `SELECT o.order_id, (SELECT count(*) FROM order_history h WHERE h.order_id = o.order_id AND h.status = 'accepted')::int AS accepted_entries,
-            (SELECT max(c) FROM (SELECT count(*) AS c FROM notifications n WHERE n.order_id = o.order_id GROUP BY n.kind) k)::int AS most_per_kind
-       FROM (${ORDERS_OF}) o`, [productIds]);
+    `WITH o AS (${ORDERS_OF}),
+          h AS (SELECT order_id, count(*) AS accepted_entries FROM order_history WHERE status = 'accepted' AND order_id IN (SELECT order_id FROM o) GROUP BY 1),
+          n AS (SELECT order_id, max(c) AS most_per_kind FROM (
+                  SELECT order_id, kind, count(*) AS c FROM notifications WHERE order_id IN (SELECT order_id FROM o) GROUP BY 1, 2) k GROUP BY 1)
+     SELECT o.order_id, coalesce(h.accepted_entries, 0)::int AS accepted_entries, n.most_per_kind::int AS most_per_kind
+       FROM o LEFT JOIN h USING (order_id) LEFT JOIN n USING (order_id)`, [productIds]);
   record('exactly-once', doubled.rows.filter((r: { accepted_entries: number; most_per_kind: number | null }) => r.accepted_entries !== 1 || (r.most_per_kind ?? 0) > 1));
 
   const orders = (await db.query<{ order_id: string; status: string }>(ORDERS_OF, [productIds])).rows;

@@ -124,8 +124,10 @@ async function runRow(row: RowSpec, stack: Stack, db: pg.Pool, redis: Redis, buy
       check, notes,
     };
   } catch (error) {
-    log(`${row.id} broke: ${(error as Error).stack ?? String(error)}`);
-    result = { ...base, error: (error as Error).message, notes };
+    const cause = (error as Error).cause as { message?: string; code?: string } | undefined;
+    log(`${row.id} broke: ${(error as Error).stack ?? String(error)}${cause ? `\n  cause: ${cause.code ?? ''} ${cause.message ?? String(cause)}` : ''}`);
+    // "fetch failed" says nothing by itself: the cause (ECONNREFUSED, other side closed, …) does.
+    result = { ...base, error: `${(error as Error).message}${cause ? ` (${cause.code ?? cause.message ?? String(cause)})` : ''}`, notes };
   } finally {
     clearInterval(sampler);
     await Promise.all(ctx.probes.map((p) => p.stop()));

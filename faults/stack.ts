@@ -142,13 +142,15 @@ export class Stack {
 
   /**
    * Processes alive but no longer consuming: kafkajs logged a consumer crash it does not
-   * restart from (a non-retriable error: "Crash: …" with no "Restarting the consumer").
+   * restart from (a non-retriable error: "Crash: …" with no "Restarting the consumer"),
+   * and no new consumer was started since (common/kafka.ts SupervisedConsumer).
    */
   stalledConsumers(): ProcessName[] {
+    const restarted = (line: string) => line.includes('Restarting the consumer') || line.includes('new Kafka consumer started');
     return [...this.procs].filter(([, proc]) => {
       let crash = proc.output.length - 1;
       while (crash >= 0 && !proc.output[crash]!.includes('"msg":"Crash: ')) crash--;
-      return crash >= 0 && !proc.output.slice(crash).some((line) => line.includes('Restarting the consumer'));
+      return crash >= 0 && !proc.output.slice(crash).some(restarted);
     }).map(([name]) => name);
   }
 

@@ -80,7 +80,8 @@ const DECLINES: Record<string, { code: string; decline: string; message: string 
   pm_card_chargeDeclinedFraudulent: { code: 'card_declined', decline: 'fraudulent', message: 'Your card was declined.' },
   pm_card_chargeDeclinedIncorrectCvc: { code: 'incorrect_cvc', decline: 'incorrect_cvc', message: "Your card's security code is incorrect." },
 };
-const NEEDS_ACTION = new Set(['pm_card_threeDSecure2Required', 'pm_card_authenticationRequired']);
+/** Tokens whose payment waits for the buyer (3-D Secure): never completed unless authenticated. */
+export const NEEDS_ACTION = new Set(['pm_card_threeDSecure2Required', 'pm_card_authenticationRequired']);
 const API_VERSION = '2026-02-25.clover';
 
 const id = (prefix: string): string => `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
@@ -106,6 +107,8 @@ export interface SandboxOptions {
 
 export class StripeSandbox {
   private readonly intents = new Map<string, PaymentIntent>();
+  /** The intents of each order (metadata.order_id): searches and per-order stats need not scan every intent of a long run. */
+  private readonly intentsOfOrder = new Map<string, PaymentIntent[]>();
   private readonly saved = new Map<string, SavedRequest>();
   private readonly keyStats = new Map<string, KeyStats>();
   private readonly events: SandboxEvent[] = [];
@@ -204,6 +207,7 @@ export class StripeSandbox {
     if (pm && !this.knownToken(pm)) return invalid(`No such PaymentMethod: '${pm}'`, 'payment_method', 'resource_missing');
     if (pm === 'pm_sandbox_serverError') return this.serverError();
     this.intents.set(pi.id, pi);
+    if (metadata.order_id) this.intentsOfOrder.set(metadata.order_id, [...(this.intentsOfOrder.get(metadata.order_id) ?? []), pi]);
     this.totals.paymentIntents++;
     this.emit('payment_intent.created', pi, key);
     if (str(params.confirm) === 'true') return this.confirm(pi, params, key);
@@ -278,7 +282,9 @@ export class StripeSandbox {
     const query = str(params.query) ?? '';
     const clauses = [...query.matchAll(/metadata\['([^']+)'\]:'([^']*)'/g)];
     if (clauses.length === 0) return invalid('The sandbox searches by metadata only, e.g. metadata[\'order_id\']:\'…\'', 'query');
-    const data = [...this.intents.values()].filter((pi) => clauses.every(([, k, v]) => pi.metadata[k!] === v));
+    const byOrder = clauses.find(([, k]) => k === 'order_id');
+    const candidates = byOrder ? this.intentsOfOrder.get(byOrder[2]!) ?? [] : [...this.intents.values()];
+    const data = candidates.filter((pi) => clauses.every(([, k, v]) => pi.metadata[k!] === v));
     return { status: 200, body: { object: 'search_result', url: '/v1/payment_intents/search', has_more: false, next_page: null, data } };
   }
 
@@ -318,7 +324,7 @@ export class StripeSandbox {
 
   /** What happened for one order (by the intents' metadata and the idempotency key = order id). */
   orderStats(orderId: string): Record<string, unknown> {
-    const intents = [...this.intents.values()].filter((pi) => pi.metadata.order_id === orderId);
+    const intents = this.intentsOfOrder.get(orderId) ?? [];
     return {
       orderId,
       paymentIntents: intents.map((pi) => ({ id: pi.id, status: pi.status, amount: pi.amount, currency: pi.currency, refunded: this.refunds.get(pi.id) ?? 0 })),

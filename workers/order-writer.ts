@@ -13,13 +13,15 @@ import type { Redis } from 'ioredis';
 import { withTransaction, type Pool } from '../common/db.js';
 import type { Logger } from '../common/logger.js';
 import type { AcceptedOrder } from '../common/order.js';
-import { commitReservation, releaseReservation } from '../common/stock.js';
+import { claimOrders } from '../common/stock.js';
 import { faultPoint } from '../common/faults.js';
 import { retry } from '../common/retry.js';
 import { CountersNotReadyError } from '../common/errors.js';
 import { TOPICS, GROUPS } from '../common/topics.js';
 import { copyRows } from '../common/copy.js';
 import { observeWriterBatch } from '../common/metrics.js';
+import { superviseBatchConsumer, type SupervisedConsumer } from '../common/kafka.js';
+import { BatchJoiner } from './batch-joiner.js';
 
 export interface OrderWriterSettings {
   idempotencyTtlSeconds: number;
@@ -55,8 +57,18 @@ WITH inserted AS (
 )
 SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM items)::int AS items`;
 
+/** Partition batches smaller than this together are written in one transaction; larger ones in parallel. */
+const JOIN_UP_TO_ORDERS = 1_000;
+
 export class OrderWriter {
-  private consumer: Consumer | undefined;
+  private consumer: SupervisedConsumer | undefined;
+  /** The partitions' batches handed in together are written in one transaction (workers/batch-joiner.ts). */
+  private readonly joiner = new BatchJoiner(async (orders: AcceptedOrder[]) => {
+    const started = performance.now();
+    const result = await this.write(orders);
+    observeWriterBatch(result, started);
+    return result;
+  }, JOIN_UP_TO_ORDERS);
 
   constructor(
     private readonly kafka: Kafka,
@@ -67,31 +79,21 @@ export class OrderWriter {
   ) {}
 
   async start(): Promise<void> {
-    const consumer = this.kafka.consumer({
-      groupId: GROUPS.orderWriter,
-      sessionTimeout: this.settings.sessionTimeoutMs,
-      rebalanceTimeout: this.settings.sessionTimeoutMs * 2,
-      heartbeatInterval: Math.max(500, Math.floor(this.settings.sessionTimeoutMs / 5)),
-      maxWaitTimeInMs: 50,
-      maxBytesPerPartition: 4 * 1024 * 1024,
-      allowAutoTopicCreation: false,
-    });
-    this.consumer = consumer;
-    await consumer.connect();
-    await consumer.subscribe({ topic: TOPICS.ordersAccepted, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.settings.partitionsConcurrently,
-      eachBatch: (payload) => this.onBatch(payload),
-    });
+    this.consumer = superviseBatchConsumer(this.kafka, {
+      groupId: GROUPS.orderWriter, topic: TOPICS.ordersAccepted,
+      sessionTimeoutMs: this.settings.sessionTimeoutMs, partitionsConcurrently: this.settings.partitionsConcurrently,
+      // Under load the broker answers a fetch once 64 KB (about a hundred orders) are there,
+      // else after 50 ms: fewer, larger batches (one transaction each) for the same orders.
+      fetch: { minBytes: 64 * 1024, maxBytesPerPartition: 4 * 1024 * 1024 },
+    }, (consumer, payload) => this.onBatch(consumer, payload), this.log);
+    await this.consumer.start();
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.disconnect();
+    await this.consumer?.stop();
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch(consumer: Consumer, { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0 || !isRunning() || isStale()) return;
     const orders: AcceptedOrder[] = [];
     for (const message of batch.messages) {
@@ -101,21 +103,19 @@ export class OrderWriter {
         this.log.error({ partition: batch.partition, offset: message.offset }, 'unreadable order message skipped');
       }
     }
-    const started = performance.now();
-    const result = await this.write(orders);
-    observeWriterBatch(result, started);
+    const result = await this.joiner.run(orders);
     const last = batch.messages[batch.messages.length - 1]!.offset;
     await faultPoint('writer.after-commit');
     resolveOffset(last);
-    await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
     await heartbeat();
-    this.log.debug({ partition: batch.partition, ...result, ms: Math.round(performance.now() - started) }, 'batch persisted');
+    this.log.debug({ partition: batch.partition, ...result }, 'batch persisted (with the batches written alongside)');
   }
 
   /** Persists a batch of accepted orders (idempotent); exported for benchmarks. */
   async write(batch: AcceptedOrder[]): Promise<WriteResult> {
     const orders = [...new Map(batch.map((o) => [o.orderId, o])).values()];
-    const outcomes = await Promise.all(orders.map((o) => this.claim(o)));
+    const outcomes = await this.claim(orders);
     const inserted = await retry(() => this.persist(orders, outcomes), {
       retries: 8, baseMs: 200, maxMs: 5_000,
       onRetry: (error, attempt, delayMs) => this.log.warn({ err: (error as Error).message, attempt, delayMs }, 'postgres write failed; retrying'),
@@ -125,23 +125,16 @@ export class OrderWriter {
   }
 
   /**
-   * Claims every line's reservation; if any is gone, gives back the ones claimed.
-   * While Redis is being rebuilt after losing its memory, waits (retrying) rather
-   * than calling a reservation gone: the rebuild restores the in-flight ones.
+   * Claims every line's reservation, one script call per product (common/stock.ts
+   * claimOrders): an order with a line gone is expired and gives back what it claimed.
+   * While Redis is being rebuilt after losing its memory, waits (retrying) rather than
+   * calling a reservation gone: the rebuild restores the in-flight ones.
    */
-  private claim(order: AcceptedOrder): Promise<'live' | 'expired'> {
-    const ttl = this.settings.idempotencyTtlSeconds;
-    return retry(async () => {
-      const states = await Promise.all(order.items.map((i) => commitReservation(this.redis, i.productId, order.orderId, ttl)));
-      if (states.includes('unready')) throw new CountersNotReadyError();
-      if (states.every((s) => s === 'live')) return 'live';
-      await Promise.all(order.items.filter((_, i) => states[i] === 'live').map((i) =>
-        releaseReservation(this.redis, i.productId, order.orderId, 'order-expired', ['committed'], ttl)));
-      return 'expired';
-    }, {
+  private claim(orders: AcceptedOrder[]): Promise<('live' | 'expired')[]> {
+    return retry(() => claimOrders(this.redis, orders, this.settings.idempotencyTtlSeconds), {
       retries: 600, baseMs: 100, maxMs: 1_000,
       isRetriable: (error) => error instanceof CountersNotReadyError,
-      onRetry: (_error, attempt) => { if (attempt === 1) this.log.warn({ orderId: order.orderId }, 'Redis counters are being rebuilt; waiting'); },
+      onRetry: (_error, attempt) => { if (attempt === 1) this.log.warn({ orders: orders.length }, 'Redis counters are being rebuilt; waiting'); },
     });
   }
 

@@ -27,6 +27,7 @@ import { PipelineError } from '../common/errors.js';
 import { isUuid } from '../common/ids.js';
 import { retry, sleep } from '../common/retry.js';
 import { GROUPS, TOPICS } from '../common/topics.js';
+import { superviseBatchConsumer, type SupervisedConsumer } from '../common/kafka.js';
 import type { PaymentOutcome } from '../common/payments.js';
 import { Settlement, type Applied } from '../common/settlement.js';
 import { createPaymentProvider } from '../common/payments.js';
@@ -121,7 +122,7 @@ class Limiter {
 }
 
 export class PaymentSettler {
-  private consumer: Consumer | undefined;
+  private consumer: SupervisedConsumer | undefined;
   private producer: Producer | undefined;
   private readonly limiter: Limiter;
   private readonly confirmations: Batcher<Confirmation, Applied>;
@@ -143,36 +144,24 @@ export class PaymentSettler {
     this.running = true;
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     await this.producer.connect();
-    const consumer = this.kafka.consumer({
-      groupId: GROUPS.paymentSettler,
-      sessionTimeout: this.settings.sessionTimeoutMs,
-      rebalanceTimeout: this.settings.sessionTimeoutMs * 2,
-      heartbeatInterval: Math.max(500, Math.floor(this.settings.sessionTimeoutMs / 5)),
-      maxWaitTimeInMs: 50,
-      allowAutoTopicCreation: false,
-    });
-    this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.log.info(
-      { partitions: payload.memberAssignment[TOPICS.ordersAccepted]?.length ?? 0 }, 'payment settler joined its consumer group'));
-    await consumer.connect();
-    await consumer.subscribe({ topic: TOPICS.ordersAccepted, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.settings.partitionsConcurrently,
-      eachBatch: (payload) => this.onBatch(payload),
-    });
+    this.consumer = superviseBatchConsumer(this.kafka, {
+      groupId: GROUPS.paymentSettler, topic: TOPICS.ordersAccepted,
+      sessionTimeoutMs: this.settings.sessionTimeoutMs, partitionsConcurrently: this.settings.partitionsConcurrently,
+      onCreate: (consumer) => consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.log.info(
+        { partitions: payload.memberAssignment[TOPICS.ordersAccepted]?.length ?? 0 }, 'payment settler joined its consumer group')),
+    }, (consumer, payload) => this.onBatch(consumer, payload), this.log);
+    await this.consumer.start();
     this.sweeping = this.sweepLoop();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    await this.consumer?.disconnect();
+    await this.consumer?.stop();
     await this.sweeping;
     await this.producer?.disconnect();
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch(consumer: Consumer, { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0 || !isRunning() || isStale()) return;
     const orders = new Map<string, AcceptedOrder>();
     for (const message of batch.messages) {
@@ -192,7 +181,7 @@ export class PaymentSettler {
     })));
     const last = batch.messages[batch.messages.length - 1]!.offset;
     resolveOffset(last);
-    await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
   }
 
   /** Waits until the writer has persisted every order of the batch; null if the batch is abandoned meanwhile. */
