@@ -280,12 +280,14 @@ export function startProcessMetrics(options: ProcessMetricsOptions): { stop(): P
   watched.redis.set('main', options.redis);
   if (options.pool) watched.pools.set('main', options.pool);
   const field = `${options.process}|${instanceId}`;
+  let stopping = false;
+  let writing: Promise<void> = Promise.resolve();
   const write = async () => {
     const snapshot: Snapshot = { process: options.process, instance: instanceId, at: Date.now(), metrics: await ownMetrics() };
-    await options.redis.hset(METRICS_SNAPSHOTS_KEY, field, JSON.stringify(snapshot));
+    if (!stopping) await options.redis.hset(METRICS_SNAPSHOTS_KEY, field, JSON.stringify(snapshot));
   };
   const timer = metricsEnabled
-    ? setInterval(() => { write().catch(() => undefined); }, options.snapshotIntervalMs ?? 1_000)
+    ? setInterval(() => { writing = write().catch(() => undefined); }, options.snapshotIntervalMs ?? 1_000)
     : undefined;
   timer?.unref();
   let server: Server | undefined;
@@ -305,8 +307,12 @@ export function startProcessMetrics(options: ProcessMetricsOptions): { stop(): P
   started = {
     process: options.process,
     async stop() {
+      stopping = true;
       if (timer) clearInterval(timer);
       server?.close();
+      // A snapshot being written as the process stops must not land after its removal
+      // (it would be summed into /metrics for SNAPSHOT_MAX_AGE_MS as if the process ran on).
+      await writing;
       await options.redis.hdel(METRICS_SNAPSHOTS_KEY, field).catch(() => undefined);
     },
   };

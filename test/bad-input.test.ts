@@ -127,6 +127,15 @@ describe('bad orders change nothing', () => {
 });
 
 describe('bad requests elsewhere', () => {
+  it('answers what the fuzzer found with a 4xx: an impossible report day, an asset named after an Object property', async () => {
+    for (const date of ['9999-99-99', '2026-02-30', '2026-13-01']) {
+      expectProblem(await stack.api.request('GET', `/v1/reports/sales/daily?date=${date}`, { token: stack.adminToken }), 400, 'validation-failed', 'date');
+    }
+    for (const file of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      expectProblem(await stack.api.request('GET', `/ops/assets/${file}`), 404, 'not-found');
+    }
+  });
+
   it('names the bad fields of a product', async () => {
     const res = await stack.api.request('POST', '/v1/products', {
       token: stack.adminToken, body: { name: '', priceCents: 9.99, stock: -1, category: 'x', currency: 'usd' },

@@ -7,7 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from './support/processes.js';
+import { ROOT, serviceEnv } from './support/processes.js';
+import { createRedis } from '../common/redis.js';
+import { METRICS_SNAPSHOTS_KEY } from '../common/keys.js';
+import { SNAPSHOT_MAX_AGE_MS } from '../common/metrics.js';
 import { pool as runPool } from './support/api.js';
 import { eventually, startStack, type Stack } from './support/stack.js';
 
@@ -85,8 +88,22 @@ async function scrapeAll(): Promise<Exposition> {
   return e!;
 }
 
+const redis = createRedis(serviceEnv().REDIS_URL!);
 beforeAll(async () => { stack = await startStack({ edgeEnv: { OPS_LAG_ALARM: '5' } }); });
-afterAll(async () => { await stack?.stop(); });
+afterAll(async () => { await stack?.stop(); redis.disconnect(); });
+
+/**
+ * Waits until /metrics sums no process of an earlier test file: a process killed without
+ * its shutdown leaves its last snapshot, counted for up to SNAPSHOT_MAX_AGE_MS.
+ */
+async function onlyThisStack(): Promise<void> {
+  await eventually(async () => {
+    const counted = Object.values(await redis.hgetall(METRICS_SNAPSHOTS_KEY))
+      .map((raw) => JSON.parse(raw) as { process: string; at: number })
+      .filter((snapshot) => Date.now() - snapshot.at <= SNAPSHOT_MAX_AGE_MS);
+    return ['edge', 'order-writer', 'reconciler'].every((p) => counted.filter((snapshot) => snapshot.process === p).length <= 1);
+  }, 20_000, 'snapshots of earlier stacks to age out');
+}
 
 describe('/metrics', () => {
   it('exposes the series operators need, from the edge, the order writer and the reconciler', async () => {
@@ -108,6 +125,7 @@ describe('/metrics', () => {
     const { api, adminToken } = stack;
     const productId = await api.createProduct(adminToken, 5);
     const saleId = await api.createSale(adminToken, productId, 5, 2);
+    await onlyThisStack();
     const before = await scrape();
     const buyers = await runPool(4, 4, () => api.newUser());
     // Two buyers try three times (two accepted each, the third over the limit), a third buyer takes the last unit, a fourth finds it sold out.

@@ -92,9 +92,11 @@ export function opsRoutes(router: Router, deps: EdgeDeps, app: TemplatedApp): Op
     summary: "The dashboard's script and style sheet",
     access: 'anyone',
     handler: (ctx) => {
-      const type = ASSET_TYPES[ctx.params.file ?? ''];
-      if (!type) throw problems.notFound(`Asset ${ctx.params.file}`);
-      return page(ctx.params.file!, type);
+      const file = ctx.params.file ?? '';
+      // Own keys only: "constructor" or "__proto__" must not find Object's.
+      const type = Object.hasOwn(ASSET_TYPES, file) ? ASSET_TYPES[file] : undefined;
+      if (!type) throw problems.notFound(`Asset ${file}`);
+      return page(file, type);
     },
   });
 

@@ -20,7 +20,8 @@ const DAY_RE = /^(19[7-9]\d|[2-9]\d{3})-\d{2}-\d{2}$/;
 function dayParam(ctx: RequestContext<unknown>): string {
   const raw = ctx.query.get('date');
   if (!raw) throw problems.badField('date', 'is required: a UTC day, YYYY-MM-DD');
-  if (!DAY_RE.test(raw) || new Date(`${raw}T00:00:00Z`).toISOString().slice(0, 10) !== raw) {
+  const day = new Date(`${raw}T00:00:00Z`); // an impossible day such as 9999-99-99 is an Invalid Date
+  if (!DAY_RE.test(raw) || Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== raw) {
     throw problems.badField('date', 'must be a UTC calendar day, YYYY-MM-DD (from 1970)');
   }
   return raw;
