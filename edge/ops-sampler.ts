@@ -73,6 +73,8 @@ export class OpsSampler {
   private timer: NodeJS.Timeout | undefined;
   private groups: string[] = Object.values(GROUPS);
   private groupsListedAt = 0;
+  /** The broker's topics, listed with the groups. */
+  private topics = new Set<string>();
   private kafkaRead: Promise<KafkaReading> | undefined;
   private lastKafka: KafkaReading = { topics: [], groups: [] };
   private driftSince: number | undefined;
@@ -307,10 +309,14 @@ export class OpsSampler {
     if (Date.now() - this.groupsListedAt > 10_000) {
       const { groups } = await admin.listGroups();
       this.groups = unique([...Object.values(GROUPS), ...groups.filter((g) => g.protocolType === 'consumer').map((g) => g.groupId)]).sort();
+      this.topics = new Set(await admin.listTopics());
       this.groupsListedAt = Date.now();
     }
     const committed = await Promise.all(this.groups.map(async (groupId) => ({ groupId, topics: await admin.fetchOffsets({ groupId }) })));
-    const topicNames = unique([...Object.values(TOPICS), ...committed.flatMap((g) => g.topics.map((t) => t.topic))]).sort();
+    // Only topics that exist: a group keeps offsets of a deleted topic, and asking the broker
+    // about that topic logs an error from kafkajs on every sample.
+    const topicNames = unique([...Object.values(TOPICS), ...committed.flatMap((g) => g.topics.map((t) => t.topic))])
+      .filter((topic) => this.topics.has(topic)).sort();
     const ends = (await Promise.all(topicNames.map(async (topic) => {
       try {
         const offsets = await admin.fetchTopicOffsets(topic);
