@@ -11,9 +11,8 @@ ALTER TABLE products
   ADD COLUMN images       jsonb   NOT NULL DEFAULT '[]'::jsonb,
   ADD COLUMN rating_sum   bigint  NOT NULL DEFAULT 0 CHECK (rating_sum >= 0),
   ADD COLUMN review_count integer NOT NULL DEFAULT 0 CHECK (review_count >= 0),
-  -- double precision, not numeric: sorting thousands of matches by rating stays cheap.
-  ADD COLUMN rating       double precision GENERATED ALWAYS AS
-    (CASE WHEN review_count > 0 THEN round(rating_sum::numeric / review_count, 2)::float8 END) STORED,
+  ADD COLUMN rating       numeric(3, 2) GENERATED ALWAYS AS
+    (CASE WHEN review_count > 0 THEN round(rating_sum::numeric / review_count, 2) END) STORED,
   ADD COLUMN search       tsvector GENERATED ALWAYS AS (
     setweight(to_tsvector('english', name), 'A') ||
     setweight(to_tsvector('english', category), 'B') ||
