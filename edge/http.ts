@@ -91,6 +91,8 @@ interface RequestState {
   aborted: boolean; timer?: RouteTimer; started?: number;
   /** Streams only: called when the client goes away; whether the whole request body came. */
   onAbort?: () => void; bodyEnded?: boolean;
+  /** A HEAD request: the GET route's answer is sent without its body. */
+  head?: boolean;
 }
 
 const REQUEST_ID_RE = /^[\w.:-]{1,128}$/;
@@ -237,9 +239,9 @@ export class Router {
     const paramNames = [...pattern.matchAll(/:(\w+)/g)].map((m) => m[1]!);
     const headerNames = ['content-type', 'content-length', ...(extraHeaders ?? [])];
     const timer = routeTimer(method === 'del' ? 'delete' : method, pattern);
-    this.app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
+    const handle = (res: HttpResponse, req: HttpRequest, head: boolean): void => {
       // uWS requests live only until the first await: read everything now.
-      const state: RequestState = { aborted: false, timer, started: timer ? performance.now() : 0 };
+      const state: RequestState = { aborted: false, timer, started: timer ? performance.now() : 0, head };
       res.onAborted(() => { state.aborted = true; state.onAbort?.(); });
       const requestId = this.requestIdOf(req);
       const headers: Record<string, string> = {};
@@ -260,7 +262,10 @@ export class Router {
         return;
       }
       next(res, state, ctx);
-    });
+    };
+    this.app[method](pattern, (res, req) => handle(res, req, false));
+    // Every GET answers HEAD too (RFC 9110 §9.3.2): the same status and headers, no body.
+    if (method === 'get') this.app.head(pattern, (res, req) => handle(res, req, true));
   }
 
   private requestIdOf(req: HttpRequest): string {
@@ -392,7 +397,8 @@ export class Router {
       writeHead(res, reply, requestId);
       if (reply.body !== undefined) res.writeHeader('content-type', contentType);
       if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]!);
-      res.end(payload, closeConnection);
+      if (state.head) res.endWithoutBody(Buffer.byteLength(payload), closeConnection);
+      else res.end(payload, closeConnection);
     });
     state.timer?.observe(reply.status, state.started!);
   }
@@ -411,7 +417,8 @@ export class Router {
       writeHead(res, reply, requestId);
       if (reply.contentType) res.writeHeader('content-type', reply.contentType);
       if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]!);
-      if (size === 0) { res.end(); body.destroy(); }
+      if (state.head) { res.endWithoutBody(size); body.destroy(); gone = true; }
+      else if (size === 0) { res.end(); body.destroy(); }
     });
     body.on('data', (chunk: Buffer) => {
       if (gone) return;

@@ -14,7 +14,7 @@ import type { Logger } from '../common/logger.js';
 import { productKeys, reservationKey, acceptedOrderKey, ACTIVE_PRODUCTS_KEY, COUNTERS_READY_KEY } from '../common/keys.js';
 import { runScript } from '../common/scripts.js';
 import { releaseReservation } from '../common/stock.js';
-import { ProduceFailedError, DependencyUnavailableError } from '../common/errors.js';
+import { ProduceFailedError, ProduceTimeoutError, DependencyUnavailableError } from '../common/errors.js';
 import { faultPoint } from '../common/faults.js';
 import { orderIdFor } from '../common/ids.js';
 import type { AcceptedOrder, OrderLine, ShippingAddress } from '../common/order.js';
@@ -29,7 +29,8 @@ export type Decision =
   | { kind: 'refused'; orderId: string; code: RefusalCode; productId: string; detail: string }
   | { kind: 'key-reused'; orderId: string }
   | { kind: 'key-expired'; orderId: string }
-  | { kind: 'unavailable'; orderId: string; reason: string };
+  /** `mayBePlaced`: Kafka may still have written the order (a send timed out); a retry with the same key tells. */
+  | { kind: 'unavailable'; orderId: string; reason: string; mayBePlaced?: boolean };
 
 /** A decision as the metrics count it: sold-out and limit-exceeded apart, other refusals `rejected`, 503s `unavailable`. */
 export function decisionOutcome(decision: Decision): DecisionOutcome {
@@ -160,7 +161,7 @@ export class OrderDecision {
         await this.releaseAll(orderId, replies, 'produce-failed').catch((e: unknown) =>
           this.log.warn({ orderId, err: (e as Error).message }, 'release after failed produce did not finish; the hold will run out'));
       }
-      return { kind: 'unavailable', orderId, reason: (error as Error).message };
+      return { kind: 'unavailable', orderId, reason: (error as Error).message, mayBePlaced: error instanceof ProduceTimeoutError };
     }
 
     const states = await this.redisCall(() => Promise.all([

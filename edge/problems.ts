@@ -56,7 +56,7 @@ export const problems = {
   notFound: (what: string) => new HttpProblem(404, 'not-found', 'Not found', `${what} was not found`),
   conflict: (slug: string, title: string, detail: string, extra?: Record<string, unknown>) =>
     new HttpProblem(409, slug, title, detail, extra ? { extra } : {}),
-  unavailable: (detail: string, retryAfterSeconds = 1) => new HttpProblem(503, 'service-unavailable', 'Service unavailable',
-    detail, { headers: { 'Retry-After': String(retryAfterSeconds) } }),
+  unavailable: (detail: string, retryAfterSeconds = 1, extra?: Record<string, unknown>) => new HttpProblem(503,
+    'service-unavailable', 'Service unavailable', detail, { headers: { 'Retry-After': String(retryAfterSeconds) }, ...(extra ? { extra } : {}) }),
   internal: () => new HttpProblem(500, 'internal-error', 'Internal error', 'Something went wrong on our side; it has been logged'),
 };

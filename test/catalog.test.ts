@@ -75,6 +75,21 @@ describe('products: create, read, update, delete', () => {
     expect((await detail(api, randomUUID())).status).toBe(404);
   });
 
+  it('answers HEAD like GET, without the body', async () => {
+    const productId = await createProductVia(api, seller.token, { name: 'Head lamp', stock: 3 });
+    const [get, head, missing] = await Promise.all([
+      fetch(`${api.baseUrl}/v1/products/${productId}`),
+      fetch(`${api.baseUrl}/v1/products/${productId}`, { method: 'HEAD' }),
+      fetch(`${api.baseUrl}/v1/products/${randomUUID()}`, { method: 'HEAD' }),
+    ]);
+    const body = await get.text();
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe(get.headers.get('content-type'));
+    expect(Number(head.headers.get('content-length'))).toBe(Buffer.byteLength(body));
+    expect(await head.text()).toBe('');
+    expect(missing.status).toBe(404);
+  });
+
   it('updates only the fields given, and orders take the new price', async () => {
     const productId = await createProductVia(api, seller.token, { name: 'Old name', description: 'kept', priceCents: 1_000, attributes: { a: 'b' } });
     const res = await api.request<{ success: boolean; product: Product }>('PUT', `/v1/products/${productId}`, {

@@ -137,7 +137,12 @@ describe('Kafka unavailable', () => {
       await services('kafka-resume');
     }
     expect(frozen.filter((a) => a.status === 202)).toHaveLength(0);
-    for (const res of frozen) expect(res.status).toBe(503);
+    for (const res of frozen) {
+      expect(res.status).toBe(503);
+      // A timed-out send is not a refusal: the answer says the order may be placed and names it.
+      expect(String(res.body.detail)).toContain('may still be placed');
+      expect(res.body.orderId).toEqual(expect.any(String));
+    }
 
     // A produce the edge gave up on may still land. A retry with the same key
     // returns that very order or says the attempt expired; it never makes another.
@@ -145,6 +150,7 @@ describe('Kafka unavailable', () => {
     for (const res of retries) expect([202, 409, 503]).toContain(res.status);
     {
       const retried = retries.filter((r) => r.status === 202).map((r) => String(r.body.orderId));
+      retries.forEach((r, i) => { if (r.status === 202) expect(r.body.orderId).toBe(frozen[i]!.body.orderId); });
       await eventually(async () => {
         const reserved = Number(await stack.redis.get(`{p:${productId}}:reserved`));
         return reserved === 0;

@@ -112,6 +112,10 @@ export function orderRoutes(router: Router, deps: EdgeDeps): void {
           throw problems.conflict('idempotency-key-expired', 'Attempt expired',
             'An earlier attempt with this Idempotency-Key was not confirmed in time and was dropped; use a new key', { orderId: decision.orderId });
         case 'unavailable':
+          if (decision.mayBePlaced) {
+            throw problems.unavailable('The order pipeline did not confirm this order in time, and it may still be placed: '
+              + 'retry with the same Idempotency-Key to learn its outcome (never with a new key)', 1, { orderId: decision.orderId });
+          }
           throw problems.unavailable('The order pipeline cannot take orders right now; retry with the same Idempotency-Key', 1);
       }
     },
