@@ -7,7 +7,7 @@
  * start-up: the whole build is a few hundred kilobytes.
  *
  * Pages carry a Content-Security-Policy with no inline script (scripts from this origin
- * only), nosniff and frame denial.
+ * only; media also from the media store's public origin), nosniff and frame denial.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
@@ -38,11 +38,28 @@ const COMPRESSIBLE = new Set(['.html', '.js', '.css', '.svg', '.json', '.map', '
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-/** Scripts and styles from this origin only; images also from media URLs of this origin; no frames, no plugins. */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data: blob:", "media-src 'self' blob:",
-  "connect-src 'self'", "font-src 'self'", "object-src 'none'", "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'",
-].join('; ');
+/**
+ * Scripts and styles from this origin only; pictures and videos from this origin (/media/…)
+ * and from the media store's public origin when media are served from there
+ * (S3_PUBLIC_BASE_URL); no frames, no plugins.
+ */
+export function contentSecurityPolicy(mediaOrigin: string | null = null): string {
+  const media = mediaOrigin ? ` ${mediaOrigin}` : '';
+  return [
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", `img-src 'self' data: blob:${media}`, `media-src 'self' blob:${media}`,
+    "connect-src 'self'", "font-src 'self'", "object-src 'none'", "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/** The origin media URLs point at when they are not this site's own (null: /media/… here). */
+function mediaOriginOf(publicBaseUrl: string | undefined): string | null {
+  if (!publicBaseUrl) return null;
+  try {
+    return new URL(publicBaseUrl).origin;
+  } catch {
+    return null;
+  }
+}
 
 const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
@@ -107,9 +124,10 @@ export function storefrontRoutes(router: Router, deps: EdgeDeps, dir = fileURLTo
   const index = files.get('/index.html');
   if (!index) deps.log.warn({ dir }, 'the storefront is not built (run `npm run build`): its pages answer 503');
 
+  const policy = contentSecurityPolicy(mediaOriginOf(deps.config.media.s3?.publicBaseUrl));
   const page = (ctx: RequestContext<unknown>): Reply => {
     if (!index) throw problems.unavailable('The storefront is not built: run `npm run build`', 60);
-    return serve(index, ctx, { ...SECURITY_HEADERS, 'content-security-policy': CONTENT_SECURITY_POLICY, 'cache-control': 'no-cache' });
+    return serve(index, ctx, { ...SECURITY_HEADERS, 'content-security-policy': policy, 'cache-control': 'no-cache' });
   };
   for (const pattern of CLIENT_ROUTES) {
     router.get(pattern, {

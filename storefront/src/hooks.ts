@@ -4,9 +4,11 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 export type Loaded<T> = { state: 'loading' } | { state: 'ok'; value: T } | { state: 'error'; error: unknown };
 
 /**
- * Loads `load()` now, and again every `every` ms while the page is visible (0: once; a
- * function is asked before each round). A
- * round never overlaps the previous one; `reload` runs one at once.
+ * Loads `load()` now, and again every `every` ms (0: once; a function is asked before each
+ * tick). Rounds start on a fixed cadence, each one period after the previous one was due,
+ * whatever its round trip (a 1 s period: a round each second); while the page is hidden
+ * only every fifth tick runs. A tick that finds the previous round still in flight is
+ * skipped, so rounds never overlap. `reload` runs one at once.
  */
 export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[], every: number | (() => number) = 0): [Loaded<T>, () => void] {
   const [result, setResult] = useState<Loaded<T>>({ state: 'loading' });
@@ -16,30 +18,53 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
   useEffect(() => {
     setResult({ state: 'loading' });
     const controller = new AbortController();
+    const periodMs = (): number => (typeof interval.current === 'function' ? interval.current() : interval.current);
     let timer = 0;
+    let due = 0;
+    let ticks = 0;
     let running = false;
     let stopped = false;
     const round = async () => {
       if (running || stopped) return;
-      const everyMs = typeof interval.current === 'function' ? interval.current() : interval.current;
+      const live = periodMs() > 0;
       running = true;
-      window.clearTimeout(timer);
       try {
         const value = await load(controller.signal);
         if (!stopped) setResult({ state: 'ok', value });
       } catch (error) {
         if (!stopped && (error as Error).name !== 'AbortError') {
           // A live view keeps its last good value through a failed round.
-          setResult((previous) => (everyMs > 0 && previous.state === 'ok' ? previous : { state: 'error', error }));
+          setResult((previous) => (live && previous.state === 'ok' ? previous : { state: 'error', error }));
         }
       } finally {
         running = false;
-        if (!stopped && everyMs > 0) timer = window.setTimeout(() => void round(), document.hidden ? everyMs * 5 : everyMs);
       }
+    };
+    const schedule = () => {
+      const period = periodMs();
+      if (stopped || period <= 0) return;
+      const now = Date.now();
+      due = due + period < now ? now + period : due + period; // fallen behind (a sleeping laptop): start afresh
+      timer = window.setTimeout(tick, due - now);
+    };
+    function tick() {
+      schedule();
+      ticks++;
+      if (!document.hidden || ticks % 5 === 0) void round();
+    }
+    const restart = () => {
+      window.clearTimeout(timer);
+      due = Date.now();
+      schedule();
     };
     trigger.current = () => void round();
     void round();
-    const onVisible = () => { if (!document.hidden) void round(); };
+    restart();
+    const onVisible = () => {
+      if (document.hidden) return;
+      void round();
+      restart();
+    };
     document.addEventListener('visibilitychange', onVisible);
     return () => {
       stopped = true;

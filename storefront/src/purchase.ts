@@ -85,6 +85,17 @@ async function send(attempt: Attempt, events: AttemptEvents): Promise<Placed> {
   }
 }
 
+/**
+ * What the page says while an attempt waits to be sent again: that it is kept (the same
+ * key, so it can never become a second order) and when the next try is.
+ */
+export function waitingNote(retryInMs: number, reason: 'busy' | 'offline'): string {
+  const seconds = Math.ceil(retryInMs / 1000);
+  return reason === 'busy'
+    ? `Demand is high. Your place is kept: trying again in ${seconds} s with the same order.`
+    : `Connection lost. Your order attempt is kept; trying again in ${seconds} s.`;
+}
+
 /** What to tell the shopper about a refused order, plainly. */
 export function refusalMessage(error: unknown): string {
   if (!(error instanceof ApiError)) return 'We could not reach the shop. Your order was not placed yet; try again.';

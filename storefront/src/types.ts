@@ -131,7 +131,7 @@ export interface Warehouse { warehouseId: string; name: string; stock: number; r
 export interface Inventory { productId: string; stock: number; reserved: number; available: number; warehouses: Warehouse[] }
 
 export interface MediaUploadStart {
-  mediaId: string; uploadUrl: string; totalBytes: number; chunkBytes: number; maxChunkBytes: number; status: string;
+  mediaId: string; uploadUrl: string; expiresAt: string; totalBytes: number; chunkBytes: number; maxChunkBytes: number; status: string;
 }
 
 export interface UploadProgress {

@@ -9,7 +9,7 @@ import { messageOf, session } from '../api';
 import { cartEmptied, loadCart } from '../cart';
 import { money } from '../format';
 import { useLoad, useTitle } from '../hooks';
-import { pendingAttempt, placeOrder, refusalMessage, type Placed } from '../purchase';
+import { pendingAttempt, placeOrder, refusalMessage, waitingNote, type Placed } from '../purchase';
 import { AddressFields, PaymentChoice, cleanAddress, rememberAddress, savedAddress, savedPaymentMethod } from '../address';
 import { navigate } from '../router';
 import { useStore } from '../store';
@@ -51,9 +51,7 @@ export function CheckoutPage() {
     });
   };
   const events = {
-    onWaiting: (ms: number, reason: 'busy' | 'offline') => setWaiting(reason === 'busy'
-      ? `Demand is high. Your order is kept in line: trying again in ${Math.ceil(ms / 1000)} s.`
-      : `Connection lost. Trying again in ${Math.ceil(ms / 1000)} s.`),
+    onWaiting: (ms: number, reason: 'busy' | 'offline') => setWaiting(waitingNote(ms, reason)),
   };
   // A reload while the order was being placed resumes that same attempt.
   useEffect(() => {

@@ -11,7 +11,7 @@ import { money, dateTime } from '../format';
 import { useLoad, useTitle, type Loaded } from '../hooks';
 import { getSale } from '../sales';
 import { SaleFigures, saleStatusNow } from '../sale-figures';
-import { pendingAttempt, placeOrder, refusalMessage, type Placed } from '../purchase';
+import { pendingAttempt, placeOrder, refusalMessage, waitingNote, type Placed } from '../purchase';
 import {
   AddressFields, PaymentChoice, cleanAddress, isComplete, rememberAddress, savedAddress, savedPaymentMethod, TEST_PAYMENT_METHODS,
 } from '../address';
@@ -20,10 +20,32 @@ import { useStore } from '../store';
 import { Alert, Field, Loading, Stars, fieldErrorsOf, focusFirstInvalid, mediaUrl, type FieldErrors } from '../ui';
 import type { FlashSale, MediaEntry, Product, ReviewPage } from '../types';
 
-function Gallery({ name, images }: { name: string; images: MediaEntry[] }) {
+/** The product's videos, each with its own controls; only their metadata loads until one is played. */
+function Videos({ name, videos }: { name: string; videos: MediaEntry[] }) {
+  if (videos.length === 0) return null;
+  return (
+    <ul class="videos" aria-label={`Videos of ${name}`}>
+      {videos.map((video, i) => (
+        <li key={mediaUrl(video)}>
+          <video class="product-video" src={mediaUrl(video)} controls preload="metadata" playsInline width={640} height={360}
+            aria-label={`Product video ${i + 1}`} />
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function Gallery({ name, images, videos }: { name: string; images: MediaEntry[]; videos: MediaEntry[] }) {
   const [shown, setShown] = useState(0);
   const current = images[Math.min(shown, images.length - 1)];
-  if (!current) return <div class="gallery"><span class="placeholder large" aria-hidden="true">{name.slice(0, 1)}</span></div>;
+  if (!current) {
+    return (
+      <div class="gallery">
+        {videos.length === 0 && <span class="placeholder large" aria-hidden="true">{name.slice(0, 1)}</span>}
+        <Videos name={name} videos={videos} />
+      </div>
+    );
+  }
   return (
     <div class="gallery">
       <img class="main-image" src={mediaUrl(current)} alt={`${name}, picture ${shown + 1} of ${images.length}`} width={640} height={480} fetchpriority="high" />
@@ -38,6 +60,7 @@ function Gallery({ name, images }: { name: string; images: MediaEntry[] }) {
           ))}
         </ul>
       )}
+      <Videos name={name} videos={videos} />
     </div>
   );
 }
@@ -88,12 +111,7 @@ function BuyNow({ product, sale, quantity, onSoldOut }: { product: Product; sale
     ).finally(() => { busy.current = false; });
   };
   const events = {
-    onWaiting: (ms: number, reason: 'busy' | 'offline') => setState({
-      kind: 'placing',
-      waiting: reason === 'busy'
-        ? `Demand is high. Your place is kept: trying again in ${Math.ceil(ms / 1000)} s with the same order.`
-        : `Connection lost. Trying again in ${Math.ceil(ms / 1000)} s with the same order.`,
-    }),
+    onWaiting: (ms: number, reason: 'busy' | 'offline') => setState({ kind: 'placing', waiting: waitingNote(ms, reason) }),
   };
 
   // A reload in the middle of a purchase picks it up again with the same key: still one order.
@@ -279,7 +297,7 @@ export function ProductPage({ productId }: { productId: string }) {
   const available = onSale ? sale.remaining : p.available;
   return (
     <article class="product" aria-labelledby="product-title">
-      <Gallery name={p.name} images={p.images} />
+      <Gallery name={p.name} images={p.images} videos={p.videos ?? []} />
       <div class="details">
         <h1 id="product-title">{p.name}</h1>
         <p class="muted">{p.category} · <Stars rating={p.rating} count={p.reviewCount} /></p>

@@ -9,7 +9,7 @@ import { api, messageOf, session } from '../api';
 import { money } from '../format';
 import { useLoad, useTitle } from '../hooks';
 import { useStore } from '../store';
-import { uploadMedia } from '../upload';
+import { interruptedUploads, uploadMedia } from '../upload';
 import { Alert, Field, Loading, fieldErrorsOf, mediaUrl, type FieldErrors } from '../ui';
 import type { Inventory, ProductSummary, SearchPage } from '../types';
 
@@ -114,7 +114,7 @@ function NewProduct({ onCreated }: { onCreated: (productId: string) => void }) {
 type UploadState =
   | { kind: 'idle' }
   | { kind: 'uploading'; sent: number; total: number; note: string | null }
-  | { kind: 'done'; productId: string; url: string }
+  | { kind: 'done'; productId: string; url: string; contentType: string }
   | { kind: 'failed'; message: string };
 
 function MediaUpload({ products, chosen, onChoose, onUploaded }: {
@@ -141,13 +141,15 @@ function MediaUpload({ products, chosen, onChoose, onUploaded }: {
           setState((s) => (s.kind === 'uploading' ? { ...s, note } : s));
         },
       }, controller.current.signal);
-      setState({ kind: 'done', productId: chosen, url: done.url });
+      setState({ kind: 'done', productId: chosen, url: done.url, contentType: done.contentType });
       onUploaded();
     } catch (error) {
       setState({ kind: 'failed', message: (error as Error).name === 'AbortError' ? 'Upload cancelled.' : messageOf(error) });
     }
   };
   const percent = state.kind === 'uploading' && state.total > 0 ? Math.floor((state.sent / state.total) * 100) : 0;
+  // Uploads cut short earlier (a reload, a long outage) resume when the same file is chosen again.
+  const interrupted = state.kind === 'uploading' || !chosen ? [] : interruptedUploads(chosen);
   return (
     <form onSubmit={start} noValidate aria-labelledby="upload-title" class="panel">
       <h2 id="upload-title">Add a picture or video</h2>
@@ -162,19 +164,27 @@ function MediaUpload({ products, chosen, onChoose, onUploaded }: {
         <span id="upload-file-hint" class="hint">PNG, JPEG, GIF or WebP pictures; MP4 or WebM videos. Large files go up in parts and resume after a dropped connection.</span>
         <input id="upload-file" type="file" accept={IMAGE_TYPES} ref={file} aria-describedby="upload-file-hint" />
       </div>
+      {interrupted.length > 0 && (
+        <p class="hint" data-testid="interrupted-uploads">
+          Not finished: {interrupted.join(', ')}. Choose the same file and upload again to go on where it stopped.
+        </p>
+      )}
       <button type="submit" class="primary" disabled={state.kind === 'uploading' || products.length === 0}>Upload</button>
       {state.kind === 'uploading' && (
         <div class="progress">
           <label for="upload-progress">Upload progress</label>
           <progress id="upload-progress" max={100} value={percent} data-testid="upload-progress">{percent}%</progress>
-          <span role="status">{percent}% uploaded{state.note ? `. ${state.note}` : ''}</span>
+          <span>{percent}% uploaded</span>
+          <span role="status" class="upload-note" data-testid="upload-note">{state.note ?? ''}</span>
           <button type="button" class="link-button" onClick={() => controller.current?.abort()}>Cancel upload</button>
         </div>
       )}
       {state.kind === 'done' && (
         <Alert tone="success">
           Uploaded. <a href={`/p/${state.productId}`}>See it on the product page</a>
-          <img class="upload-preview" src={mediaUrl(state.url)} alt="The uploaded picture" width={160} height={120} />
+          {state.contentType.startsWith('video/')
+            ? <video class="upload-preview" src={mediaUrl(state.url)} controls preload="metadata" width={160} height={120} aria-label="The uploaded video" />
+            : <img class="upload-preview" src={mediaUrl(state.url)} alt="The uploaded picture" width={160} height={120} />}
         </Alert>
       )}
       {state.kind === 'failed' && <Alert>{state.message}</Alert>}
