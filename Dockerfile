@@ -1,4 +1,4 @@
-# The app image: one image, three processes (edge, order writer, reconciler), chosen by command.
+# The app image: one image for every process (edge, workers, reconciler, payment sandbox, demo seed), chosen by command.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -8,6 +8,7 @@ COPY common common
 COPY edge edge
 COPY workers workers
 COPY reconciler reconciler
+COPY sandbox sandbox
 COPY infra/demo-seed.ts infra/demo-seed.ts
 COPY lua lua
 COPY migrations migrations

@@ -17,6 +17,9 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# The stripe-mock contract test (test/payments-contract.test.ts) installs stripe-mock with Go.
+command -v go >/dev/null || { echo "[test] go is not on PATH: install Go 1.22 or newer (https://go.dev/dl/) for the stripe-mock contract test" >&2; exit 1; }
+
 bash infra/services.sh down >/dev/null 2>&1 || true
 rm -rf "$DATA_DIR"
 eval "$(bash infra/services.sh up)"

@@ -78,6 +78,14 @@ async function sandboxStats(orderId: string): Promise<OrderStats> {
   return (await (await fetch(`${sandboxUrl}/_sandbox/stats?orderId=${orderId}`)).json()) as OrderStats;
 }
 
+/** What the sandbox holds for the order: `intents` PaymentIntents, `charges` of them charged. */
+async function expectPayments(orderId: string, intents: number, charges: number): Promise<OrderStats> {
+  const stats = await sandboxStats(orderId);
+  expect(stats.paymentIntents, `PaymentIntents of ${orderId}`).toHaveLength(intents);
+  expect(stats.charges, `charges of ${orderId}`).toBe(charges);
+  return stats;
+}
+
 function place(token: string, productId: string, paymentMethod: string, quantity = 1): Promise<ApiResponse> {
   return stack.api.request('POST', '/v1/orders', {
     token, headers: { 'idempotency-key': randomUUID() },
@@ -237,10 +245,11 @@ describe('dead letters', () => {
     expect(order.history.find((h) => h.status === 'failed')?.reason).toMatch(/^payment failed after 3 attempt\(s\): payment provider unavailable \(500\)/);
     expect(order.paymentStatus).toBe('failed');
     expect(await api.available(first.productId)).toBe(first.before);
-    expect((await sandboxStats(first.orderId)).key.requests).toBe(3);
+    expect((await expectPayments(first.orderId, 0, 0)).key.requests).toBe(3); // the 500 left no intent behind
 
     const second = await orderOf('pm_sandbox_serverError');
     await waitFor(second.buyer.token, second.orderId, hasStatus('failed'), 'second order failed');
+    await expectPayments(second.orderId, 0, 0);
 
     type Letter = { deadLetterId: string; key: string; state: string; reason: string; attempts: number; outcome: string | null };
     const list = await api.request<{ deadLetters: Letter[]; total: number }>('GET', '/v1/ops/dead-letters?state=open&limit=100', { token: adminToken });
@@ -270,12 +279,32 @@ describe('dead letters', () => {
     }, 15_000, 'the replay carried out');
     const { rows } = await stack.db.query<{ outcome: string }>('SELECT outcome FROM dead_letters WHERE dead_letter_id = $1', [letterOf(first.orderId).deadLetterId]);
     expect(rows[0]!.outcome).toBe('no payment at the provider; order stays failed');
+    await expectPayments(first.orderId, 0, 0); // the replay charged nothing
 
     const discard = await api.request('POST', `/v1/ops/dead-letters/${letterOf(second.orderId).deadLetterId}/discard`, { token: adminToken });
     expect(discard.status).toBe(200);
     const again = await api.request('POST', `/v1/ops/dead-letters/${letterOf(second.orderId).deadLetterId}/replay`, { token: adminToken });
     expect(again.status).toBe(409);
     expect((await readOrder(second.buyer.token, second.orderId)).status).toBe('failed');
+    await expectPayments(second.orderId, 0, 0);
+  });
+
+  it('dead-letters a payment whose provider never answers: the order fails with the reason, nothing is charged', async () => {
+    // pm_sandbox_timeout: every request is lost on the way (never executed); PAYMENT_TIMEOUT_MS=1000, 3 attempts.
+    const { buyer, orderId, productId, before } = await orderOf('pm_sandbox_timeout', { sale: { quantity: 2, perUserLimit: 1 } });
+    const order = await waitFor(buyer.token, orderId, hasStatus('failed'), 'order failed after every attempt timed out');
+    expect(order.history.map((h) => h.status)).toEqual(['accepted', 'pending_payment', 'failed']);
+    expect(order.history.at(-1)?.reason).toMatch(/^payment failed after 3 attempt\(s\): payment provider unavailable \(no answer\)/);
+    expect(order.paymentStatus).toBe('failed');
+    const stats = await expectPayments(orderId, 0, 0);
+    expect(stats.key).toMatchObject({ requests: 3, executions: 0 });
+    const { rows } = await stack.db.query<{ state: string; attempts: number; reason: string }>(
+      'SELECT state, attempts, reason FROM dead_letters WHERE message_key = $1', [orderId]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ state: 'open', attempts: 3, reason: expect.stringMatching(/no answer/) });
+    expect(await stack.api.available(productId)).toBe(before);
+    expect((await place(buyer.token, productId, 'pm_card_visa')).status).toBe(202); // the per-user count came back
+    await expectNoDrift(productId);
   });
 });
 
@@ -345,6 +374,7 @@ describe('3-D Secure and the webhook', () => {
       expect(order.status).toBe('confirmed');
       expect(order.paymentStatus).toBe('succeeded');
       expect(order.history.map((h) => h.status)).toEqual(['accepted', 'pending_payment', 'paid', 'confirmed']);
+      await expectPayments(a.orderId, 1, 1);
 
       // A failed authentication fails the order and gives the stock back; a stale success… cannot exist,
       // but a stale requires_action after the failure changes nothing.
@@ -361,6 +391,7 @@ describe('3-D Secure and the webhook', () => {
       expect((await deliver(eventsB.find((e) => e.type === 'payment_intent.requires_action')!)).body)
         .toMatchObject({ outcome: expect.stringMatching(/^cancel-intent/) });
       expect((await readOrder(b.buyer.token, b.orderId)).status).toBe('failed');
+      await expectPayments(b.orderId, 1, 0);
       await expectNoDrift(b.productId);
     });
   });
@@ -467,6 +498,49 @@ describe('the order state machine', () => {
   });
 });
 
+/** Orders the sandbox has charged whose outcome the settler has not recorded: charges in flight. */
+async function unrecordedCharges(orderIds: string[]): Promise<string[]> {
+  const { rows } = await stack.db.query<{ id: string }>('SELECT order_id AS id FROM payments WHERE order_id = ANY($1::uuid[])', [orderIds]);
+  const recorded = new Set(rows.map((r) => r.id));
+  const stats = await Promise.all(orderIds.map(sandboxStats));
+  return orderIds.filter((id, i) => stats[i]!.key.executions > 0 && !recorded.has(id));
+}
+
+describe('a payment settler killed mid-batch', () => {
+  it('charges every order once across a SIGKILL with charges in flight, and confirms them all after a restart', async () => {
+    const count = 12;
+    const productId = await stack.api.createProduct(stack.adminToken, count);
+    const buyer = await stack.api.newUser();
+    let orderIds: string[] = [];
+    let inFlight: string[] = [];
+    // No webhook: the sandbox's success events would confirm the orders without the settler.
+    await withoutWebhooks(async () => {
+      const placed = await Promise.all(Array.from({ length: count }, () => place(buyer.token, productId, 'pm_sandbox_slow')));
+      expect(placed.map((p) => p.status)).toEqual(placed.map(() => 202));
+      orderIds = placed.map((p) => String(p.body.orderId));
+      // The sandbox charges at once and answers SANDBOX_SLOW_MS (600 ms) later: kill the settler in between.
+      await eventually(async () => (await Promise.all(orderIds.map(sandboxStats))).some((s) => s.key.executions > 0), 30_000, 'a charge taken');
+      await stack.procs['payment-settler']!.kill('SIGKILL');
+      inFlight = await unrecordedCharges(orderIds);
+      expect(inFlight.length, 'charges taken but not recorded when the settler died').toBeGreaterThan(0);
+
+      stack.procs['payment-settler'] = await startReady('payment-settler');
+      for (const orderId of orderIds) await waitFor(buyer.token, orderId, hasStatus('confirmed'), 'order confirmed after the restart');
+    });
+    for (const orderId of orderIds) {
+      const stats = await expectPayments(orderId, 1, 1);
+      expect(stats.key.executions).toBe(1);
+    }
+    // The restarted settler asked again under each in-flight order's key and got the saved answer.
+    for (const orderId of inFlight) expect((await sandboxStats(orderId)).key.replays).toBeGreaterThanOrEqual(1);
+    const history = await stack.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM order_history WHERE order_id = ANY($1::uuid[])', [orderIds]);
+    expect(history.rows[0]!.n).toBe(count * 4); // accepted, pending_payment, paid, confirmed: once each
+    expect(await stack.api.available(productId)).toBe(0);
+    await expectNoDrift(productId);
+  });
+});
+
 describe('unpaid reservations', () => {
   it('expires an order whose payment is not completed within the hold, and returns its stock', async () => {
     await stack.procs['payment-settler']?.kill('SIGTERM');
@@ -480,7 +554,7 @@ describe('unpaid reservations', () => {
       expect(order.history.find((h) => h.status === 'expired')?.reason).toBe('payment not completed within 2 s');
       expect(order.paymentStatus).toBe('canceled');
       expect(await stack.api.available(productId)).toBe(before);
-      expect((await sandboxStats(orderId)).paymentIntents[0]!.status).toBe('canceled');
+      expect((await expectPayments(orderId, 1, 0)).paymentIntents[0]!.status).toBe('canceled');
       expect((await place(buyer.token, productId, 'pm_card_visa')).status).toBe(202);
       await expectNoDrift(productId);
     } catch (error) {
