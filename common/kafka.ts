@@ -1,8 +1,10 @@
 /** Kafka clients (kafkajs) logging through pino, and the topics created at start-up. */
-import { Kafka, logLevel, type Admin, type Consumer, type ConsumerConfig, type EachBatchPayload, type logCreator } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Batch, type Consumer, type ConsumerConfig, type EachBatchPayload, type logCreator } from 'kafkajs';
 import type { Logger } from './logger.js';
-import { retry, sleep } from './retry.js';
+import { retry } from './retry.js';
 import { TOPICS } from './topics.js';
+import type { AcceptedOrder } from './order.js';
+import { isUuid } from './ids.js';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug',
@@ -77,7 +79,6 @@ export class SupervisedConsumer {
     await crashed.disconnect().catch(() => undefined);
     await retry(async () => {
       if (this.stopped) return;
-      await sleep(250);
       await this.start();
       this.log.warn('new Kafka consumer started after a non-retriable crash');
     }, {
@@ -130,4 +131,32 @@ export function superviseBatchConsumer(kafka: Kafka, options: BatchConsumerOptio
       eachBatch: (payload) => onBatch(consumer, payload),
     });
   }, log);
+}
+
+/** The accepted order a message carries, or undefined if it carries none (not JSON, no order id). */
+export function parseOrderMessage(value: Buffer | null): AcceptedOrder | undefined {
+  try {
+    const order = JSON.parse(value?.toString('utf8') ?? '') as AcceptedOrder | null;
+    return order && isUuid(String(order.orderId)) ? order : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The accepted orders of a batch; a message that is not one is logged and skipped, never left to stall its partition. */
+export function readOrders(batch: Batch, log: Logger): AcceptedOrder[] {
+  const orders: AcceptedOrder[] = [];
+  for (const message of batch.messages) {
+    const order = parseOrderMessage(message.value);
+    if (order) orders.push(order);
+    else log.error({ topic: batch.topic, partition: batch.partition, offset: message.offset }, 'unreadable order message skipped');
+  }
+  return orders;
+}
+
+/** Marks a whole batch done and commits it: Kafka's committed offset is the next one to read. */
+export async function commitBatch(consumer: Consumer, { batch, resolveOffset }: Pick<EachBatchPayload, 'batch' | 'resolveOffset'>): Promise<void> {
+  const last = batch.messages[batch.messages.length - 1]!.offset;
+  resolveOffset(last);
+  await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
 }

@@ -258,6 +258,12 @@ function intentInError(error: unknown): PaymentOutcome | null {
   return null;
 }
 
+/** The provider has no such object (Stripe's `resource_missing`): it never took a payment under it. */
+export function isUnknownToProvider(error: unknown): boolean {
+  const cause = error instanceof PipelineError ? error.cause : error;
+  return cause instanceof Stripe.errors.StripeInvalidRequestError && cause.code === 'resource_missing';
+}
+
 /** Maps an SDK error to a typed error that says whether a retry can help. */
 export function classify(error: unknown): PipelineError {
   if (error instanceof PipelineError) return error;

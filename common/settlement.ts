@@ -30,6 +30,7 @@ import { commitReservation, releaseReservation, type ReleaseReason } from './sto
 import { CountersNotReadyError, DependencyUnavailableError } from './errors.js';
 import { isUuid } from './ids.js';
 import type { PaymentEvent, PaymentOutcome, PaymentProvider } from './payments.js';
+import { isUnknownToProvider } from './payments.js';
 
 export type PaymentStatus = 'requires_action' | 'processing' | 'succeeded' | 'declined' | 'canceled' | 'failed';
 
@@ -251,7 +252,12 @@ export class Settlement {
       'SELECT status, payment_intent_id AS pi FROM payments WHERE order_id = $1', [orderId]);
     const payment = rows[0];
     if (payment?.pi && !isFinalPayment(payment.status) && this.deps.provider) {
-      let outcome = await this.deps.provider.retrieve(payment.pi);
+      let outcome = await this.deps.provider.retrieve(payment.pi).catch((error: unknown) => {
+        // An intent the provider does not know took no money (e.g. a sandbox restarted and forgot it): expire.
+        if (isUnknownToProvider(error)) return undefined;
+        throw error;
+      });
+      if (!outcome) return this.expireUnpaid(orderId, holdMs);
       if (outcome.kind === 'requires_action' || outcome.kind === 'processing' || outcome.kind === 'open') {
         // Recorded before the provider is asked, so its "canceled" event (webhook) finds the
         // cancellation already ours and leaves the order to expire here, not to fail.
@@ -264,6 +270,11 @@ export class Settlement {
       }
       if (outcome.kind === 'succeeded') return (await this.apply(orderId, outcome)).result;
     }
+    return this.expireUnpaid(orderId, holdMs);
+  }
+
+  /** Closes an order still pending payment as `expired`, its payment cancelled and its stock back. */
+  private async expireUnpaid(orderId: string, holdMs: number): Promise<string> {
     const reason = `payment not completed within ${Math.round(holdMs / 1000)} s`;
     return withTransaction(this.deps.pool, async (client) => {
       const order = await lockOrder(client, orderId);

@@ -11,6 +11,8 @@
  * sets the sampled gauges (lag, offsets, reservations, sale stock, dependency up),
  * keeps a minute of history for rates and windowed quantiles, raises alarms, and
  * hands each OpsStats to its listeners (GET /v1/ops/stats, the /ops WebSocket).
+ * A change an operator makes (a flash sale paused, resumed, ended or grown) asks for a
+ * sample at once (refresh()), so the dashboard shows it without waiting for the next tick.
  * Nothing here runs on the order path.
  */
 import type { EdgeDeps } from './deps.js';
@@ -24,6 +26,7 @@ import {
 } from '../common/metrics.js';
 import { ACTIVE_PRODUCTS_KEY, DRIFT_KEY, productKeys } from '../common/keys.js';
 import { GROUPS, TOPICS } from '../common/topics.js';
+import { createPool, type Pool } from '../common/db.js';
 
 const HISTORY_MS = 70_000;
 const MAX_PRODUCTS_SCANNED = 5_000;
@@ -79,6 +82,15 @@ export class OpsSampler {
   private lastKafka: KafkaReading = { topics: [], groups: [] };
   private driftSince: number | undefined;
   private running = false;
+  /** The sample being taken by the tick loop, and whether another was asked for meanwhile. */
+  private sampling: Promise<void> | undefined;
+  private again = false;
+  /**
+   * Postgres connections of the sampler's own (while it runs): under a spike, request
+   * traffic (payment webhooks, say) can hold every connection of the edge's pool for
+   * seconds, and the figures must keep coming, without a false "postgres is down".
+   */
+  private ownPool: Pool | undefined;
 
   constructor(private readonly deps: EdgeDeps, private readonly settings: SamplerSettings) {}
 
@@ -92,24 +104,51 @@ export class OpsSampler {
   start(): void {
     if (this.running) return;
     this.running = true;
-    const tick = async () => {
-      const began = Date.now();
-      try {
-        await this.sample();
-      } catch (error) {
-        this.deps.log.warn({ err: (error as Error).message }, 'ops sample failed');
-      }
-      if (this.running) {
-        this.timer = setTimeout(() => void tick(), Math.max(50, this.settings.sampleMs - (Date.now() - began)));
-        this.timer.unref();
-      }
-    };
-    void tick();
+    this.ownPool = createPool(this.deps.config.databaseUrl, 2);
+    void this.tick();
   }
 
   stop(): void {
     this.running = false;
     clearTimeout(this.timer);
+    void this.ownPool?.end().catch(() => undefined);
+    this.ownPool = undefined;
+  }
+
+  private get pool(): Pool {
+    return this.ownPool ?? this.deps.pool;
+  }
+
+  /**
+   * A sample now instead of at the next tick (something an operator watches just changed);
+   * when one is being taken, another follows it at once, since it may have read too early.
+   * The regular ticks go on a full period after it.
+   */
+  refresh(): void {
+    if (!this.running) return;
+    if (this.sampling) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    void this.tick();
+  }
+
+  private async tick(): Promise<void> {
+    const began = Date.now();
+    this.sampling = this.sample().then(() => undefined, (error: unknown) => {
+      this.deps.log.warn({ err: (error as Error).message }, 'ops sample failed');
+    });
+    await this.sampling;
+    this.sampling = undefined;
+    if (!this.running) return;
+    if (this.again) {
+      this.again = false;
+      void this.tick();
+      return;
+    }
+    this.timer = setTimeout(() => void this.tick(), Math.max(50, this.settings.sampleMs - (Date.now() - began)));
+    this.timer.unref();
   }
 
   /** Takes one sample now and hands it to the listeners. */
@@ -121,7 +160,7 @@ export class OpsSampler {
       this.readKafka(),
       this.readRedis().catch(() => undefined),
       this.readSales().catch((): OpsStats['flashSales'] => []),
-      dependencyHealth(this.deps),
+      dependencyHealth({ ...this.deps, pool: this.pool }),
     ]);
     const merged = others.length > 0 ? await mergeMetrics(own, others).getMetricsAsJSON() : own;
     const reading = this.read(t, merged, kafka.reading);
@@ -372,7 +411,7 @@ export class OpsSampler {
   }
 
   private async readSales(): Promise<OpsStats['flashSales']> {
-    const { rows } = await this.deps.pool.query<SaleRow>(
+    const { rows } = await this.pool.query<SaleRow>(
       `SELECT flash_sale_id AS "flashSaleId", product_id AS "productId", quantity, state, starts_at AS "startsAt", ends_at AS "endsAt"
          FROM flash_sales WHERE state <> 'ended' AND ends_at > now() ORDER BY starts_at, flash_sale_id LIMIT 50`);
     if (rows.length === 0) return [];
@@ -397,6 +436,18 @@ export class OpsSampler {
 }
 
 interface RedisFigures { openUnits: number; held: number; drift: { productId: string; drift: number }[] }
+
+const samplers = new WeakMap<EdgeDeps, OpsSampler>();
+
+/** The edge's one sampler (the ops routes run it; the flash-sale routes ask it to refresh). */
+export function samplerFor(deps: EdgeDeps): OpsSampler {
+  let sampler = samplers.get(deps);
+  if (!sampler) {
+    sampler = new OpsSampler(deps, samplerSettings());
+    samplers.set(deps, sampler);
+  }
+  return sampler;
+}
 
 function round2(n: number): number {
   return Math.round(n * 100) / 100;

@@ -192,7 +192,14 @@ function messageOf(error: ErrorObject): string {
   if (error.keyword === 'additionalProperties') return 'is not an allowed field';
   if (error.keyword === 'required') return 'is required';
   if (error.keyword === 'false schema') return 'is not allowed together with the other fields sent';
-  return error.message ?? 'is invalid';
+  const limit = Number((error.params as { limit?: number }).limit);
+  switch (error.keyword) {
+    case 'minLength': return limit === 1 ? 'must not be empty' : `must be at least ${limit} characters long`;
+    case 'maxLength': return `must be at most ${limit} characters long`;
+    case 'minItems': return limit === 1 ? 'must list at least one item' : `must list at least ${limit} items`;
+    case 'maxItems': return `must list at most ${limit} items`;
+    default: return error.message ?? 'is invalid';
+  }
 }
 
 export function toFieldErrors(errors: ErrorObject[] | null | undefined): FieldError[] {

@@ -32,19 +32,21 @@ if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
   export STRIPE_WEBHOOK_SECRET=${STRIPE_WEBHOOK_SECRET:-whsec_sandbox_$(openssl rand -hex 16)}
 fi
 
-npm run build --silent
-
 pids=()
 stop() {
+  local status=$?
   trap - INT TERM EXIT
   echo "[start] stopping the edge, workers and reconciler…" >&2
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait "${pids[@]}" 2>/dev/null || true
   echo "[start] stopping services…" >&2
   bash infra/services.sh down >&2 || true
-  exit 0
+  exit "$status"
 }
-trap stop INT TERM EXIT
+trap stop EXIT          # also when a step fails (set -e): the exit status is kept
+trap 'exit 0' INT TERM  # Ctrl-C is the normal way to stop
+
+npm run build --silent   # after the trap: a failed build stops the services it found started
 
 logs=${DATA_DIR:-.data}/logs
 mkdir -p "$logs"
@@ -60,12 +62,19 @@ node dist/workers/main.js notifier >> "$logs/notifier.log" 2>&1 & pids+=($!)
 node dist/workers/main.js analytics >> "$logs/analytics.log" 2>&1 & pids+=($!)
 
 node dist/infra/demo-seed.js
+if [ "${RATE_LIMIT_PER_IP:-120}" = 0 ]; then
+  sign_in='Sign-in is not throttled (RATE_LIMIT_PER_IP=0): ready for npm run loadtest -- flash-spike.'
+else
+  sign_in="Sign-in is limited to ${RATE_LIMIT_PER_IP:-120} a minute per address; for load tests start with RATE_LIMIT_PER_IP=0 npm start."
+fi
 cat >&2 <<INFO
 
 [start] The shop is up: http://localhost:${PORT}  (readiness: http://localhost:${PORT}/readyz)
 [start] Admin: ${ADMIN_EMAIL} / ${ADMIN_PASSWORD}
+[start] Operations dashboard: http://localhost:${PORT}/ops
+[start] ${sign_in}
 [start] Logs of the workers and reconciler: ${logs}/. Press Ctrl-C to stop everything.
 INFO
 wait -n "${pids[@]}" || true
 echo "[start] a process exited; shutting down" >&2
-stop
+exit 1

@@ -97,6 +97,21 @@ export async function checkInvariants(options: InvariantOptions): Promise<Invari
   }
 }
 
+/**
+ * How many of `productIds` the Postgres at `databaseUrl` holds: the run's products all
+ * there means it is the stack the load goes to (checked before the load, so invariants
+ * are not checked against some other stack's database).
+ */
+export async function productsFound(databaseUrl: string, productIds: string[]): Promise<number> {
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  try {
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM products WHERE product_id = ANY($1::uuid[])', [productIds]);
+    return rows[0]!.n;
+  } finally {
+    await db.end();
+  }
+}
+
 /** Order ids from the `order:*` keys (of the given products only, when given). */
 async function acceptedFromRedis(redis: Redis, products?: Set<string>): Promise<string[]> {
   const ids: string[] = [];

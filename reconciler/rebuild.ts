@@ -23,6 +23,7 @@ import type { AcceptedOrder } from '../common/order.js';
 import { LIVE_STATUSES } from '../common/order.js';
 import { ACTIVE_PRODUCTS_KEY, COUNTERS_READY_KEY, REBUILD_LOCK_KEY, productKeys, reservationKey } from '../common/keys.js';
 import { GROUPS, TOPICS } from '../common/topics.js';
+import { parseOrderMessage } from '../common/kafka.js';
 
 /** Marks a restored reservation record whose request fingerprint is unknown: any replay matches. */
 const ANY_FINGERPRINT = '*';
@@ -120,8 +121,8 @@ export class CounterRebuild {
           eachMessage: async ({ partition, message }) => {
             const end = pending.get(partition);
             if (end === undefined) return;
-            const order = JSON.parse(message.value?.toString('utf8') ?? '{}') as AcceptedOrder;
-            if (order.orderId) orders.set(order.orderId, order);
+            const order = parseOrderMessage(message.value);
+            if (order) orders.set(order.orderId, order);
             if (BigInt(message.offset) + 1n >= end) pending.delete(partition);
             if (pending.size === 0) { clearTimeout(timer); resolve(); }
           },

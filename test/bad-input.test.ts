@@ -85,6 +85,8 @@ describe('bad orders change nothing', () => {
     ['a product id that is not a UUID', () => order({ ...good(), items: [{ productId: "1' OR '1'='1", quantity: 1 }] }), 400, 'validation-failed', 'items[0].productId'],
     ['a card number instead of a payment token', () => order({ ...good(), paymentMethod: '4242424242424242' }), 400, 'validation-failed', 'paymentMethod'],
     ['a bad country code', () => order({ ...good(), shippingAddress: { ...ADDRESS, country: 'USA' } }), 400, 'validation-failed', 'shippingAddress.country'],
+    ['an empty name on the address, in plain words', () => order({ ...good(), shippingAddress: { ...ADDRESS, name: '' } }), 400, 'validation-failed',
+      '{"field":"shippingAddress.name","message":"must not be empty"}'],
     ['no Idempotency-Key', () => stack.api.request('POST', '/v1/orders', { token: buyer.token, body: good() }), 400, 'validation-failed', 'Idempotency-Key'],
     ['a body that is not JSON', () => order(undefined, { rawBody: 'items=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'unsupported-media-type'],
     ['a body over the size limit', () => order({ ...good(), shippingAddress: { ...ADDRESS, line2: 'x'.repeat(100_000) } }), 413, 'body-too-large'],

@@ -6,6 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pool as runPool, type ApiResponse } from './support/api.js';
 import { eventually, ordersInDb, startStack, type Stack } from './support/stack.js';
+import { createKafka } from '../common/kafka.js';
+import { createLogger } from '../common/logger.js';
+import { TOPICS } from '../common/topics.js';
 
 let stack: Stack;
 
@@ -129,6 +132,29 @@ describe('a flash sale of 100 units', () => {
     expect(answers.filter((a) => a.status === 409 && problemType(a) === 'sold-out')).toHaveLength(3);
     expect(await api.available(productId)).toBe(0);
     await eventually(async () => (await ordersInDb(db, productId)) === 5, 30_000, '5 orders persisted');
+  });
+
+  it('skips a message on the order stream that is not an order, and persists the orders after it', async () => {
+    const { api, adminToken, db } = stack;
+    const kafka = createKafka((process.env.KAFKA_BROKERS ?? '').split(','), 'poison-test', createLogger('poison-test', 'silent'));
+    const admin = kafka.admin();
+    const producer = kafka.producer();
+    await Promise.all([admin.connect(), producer.connect()]);
+    try {
+      const { partitions } = (await admin.fetchTopicMetadata({ topics: [TOPICS.ordersAccepted] })).topics[0]!;
+      const junk = ['not json', '{}', '{"orderId":"not-a-uuid"}', 'null'];
+      await producer.send({
+        topic: TOPICS.ordersAccepted,
+        messages: partitions.flatMap((p) => junk.map((value) => ({ partition: p.partitionId, value }))),
+      });
+    } finally {
+      await Promise.all([admin.disconnect(), producer.disconnect()]);
+    }
+    const productId = await api.createProduct(adminToken, 20);
+    const buyer = await api.newUser();
+    const answers = await Promise.all(Array.from({ length: 12 }, () => api.order(buyer.token, productId)));
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 202));
+    await eventually(async () => (await ordersInDb(db, productId)) === 12, 30_000, 'the 12 orders after the junk persisted');
   });
 
   it('measures zero drift once the orders are persisted', async () => {

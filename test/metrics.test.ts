@@ -1,17 +1,19 @@
 /**
  * /metrics on the real stack: the series the operators need are there (edge, order
- * writer and reconciler merged by the edge), they move when orders flow, consumer lag
+ * writer and reconciler merged by the edge), they move when orders flow (payment outcomes
+ * too, with the payment settler and the payment sandbox in the stack), consumer lag
  * rises while the order writer is paused and returns to zero after it resumes, and
  * every Grafana panel and Prometheus alert rule names series that /metrics exposes.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, serviceEnv } from './support/processes.js';
+import { freePort, ROOT, serviceEnv, startReady, type RunningProcess } from './support/processes.js';
 import { createRedis } from '../common/redis.js';
 import { METRICS_SNAPSHOTS_KEY } from '../common/keys.js';
 import { SNAPSHOT_MAX_AGE_MS } from '../common/metrics.js';
-import { pool as runPool } from './support/api.js';
+import { ADDRESS, pool as runPool } from './support/api.js';
 import { eventually, startStack, type Stack } from './support/stack.js';
 
 interface Sample { name: string; labels: Record<string, string>; value: number }
@@ -89,8 +91,15 @@ async function scrapeAll(): Promise<Exposition> {
 }
 
 const redis = createRedis(serviceEnv().REDIS_URL!);
-beforeAll(async () => { stack = await startStack({ edgeEnv: { OPS_LAG_ALARM: '5' } }); });
-afterAll(async () => { await stack?.stop(); redis.disconnect(); });
+let sandbox: RunningProcess;
+beforeAll(async () => {
+  // Payments settle against the project's payment sandbox (no webhooks needed: the settler counts the provider's answer).
+  const port = await freePort();
+  Object.assign(process.env, { STRIPE_SECRET_KEY: 'sk_test_sandbox', STRIPE_WEBHOOK_SECRET: 'whsec_test_metrics_0123456789', STRIPE_API_BASE: `http://127.0.0.1:${port}` });
+  sandbox = await startReady('payment-sandbox', { SANDBOX_PORT: String(port), SANDBOX_LATENCY_MS: '0' });
+  stack = await startStack({ edgeEnv: { OPS_LAG_ALARM: '5' }, with: ['payment-settler'] });
+});
+afterAll(async () => { await stack?.stop(); await sandbox?.kill('SIGTERM'); redis.disconnect(); });
 
 /**
  * Waits until /metrics sums no process of an earlier test file: a process killed without
@@ -101,7 +110,7 @@ async function onlyThisStack(): Promise<void> {
     const counted = Object.values(await redis.hgetall(METRICS_SNAPSHOTS_KEY))
       .map((raw) => JSON.parse(raw) as { process: string; at: number })
       .filter((snapshot) => Date.now() - snapshot.at <= SNAPSHOT_MAX_AGE_MS);
-    return ['edge', 'order-writer', 'reconciler'].every((p) => counted.filter((snapshot) => snapshot.process === p).length <= 1);
+    return ['edge', 'order-writer', 'reconciler', 'payment-settler'].every((p) => counted.filter((snapshot) => snapshot.process === p).length <= 1);
   }, 20_000, 'snapshots of earlier stacks to age out');
 }
 
@@ -160,6 +169,47 @@ describe('/metrics', () => {
       const sale = (await scrape()).samples.find((s) => s.name === 'flashsale_flash_sale_remaining_units' && s.labels.flash_sale_id === saleId);
       return sale?.value === 0;
     }, 10_000, 'sale stock gauge at 0');
+  });
+
+  it('counts payment outcomes: one for a confirmed order, one for a declined one', async () => {
+    const { api, adminToken } = stack;
+    const productId = await api.createProduct(adminToken, 10);
+    const buyer = await api.newUser();
+    const outcomes = (e: Exposition) => ({
+      succeeded: total(e, 'flashsale_payment_outcomes_total', { outcome: 'succeeded' }),
+      declined: total(e, 'flashsale_payment_outcomes_total', { outcome: 'declined' }),
+    });
+    // The settler may still be settling orders of earlier tests: wait until it has none left and its count stands still.
+    await onlyThisStack();
+    let before = await scrape();
+    await eventually(async () => {
+      await new Promise((r) => setTimeout(r, 1_200)); // longer than a snapshot's period
+      const now = await scrape();
+      const still = total(now, 'flashsale_kafka_consumer_lag_messages', { group: 'payment-settler' }) === 0
+        && JSON.stringify(outcomes(now)) === JSON.stringify(outcomes(before));
+      before = now;
+      return still;
+    }, 60_000, 'the payment settler idle');
+
+    const place = (paymentMethod: string) => api.request<{ orderId: string }>('POST', '/v1/orders', {
+      token: buyer.token, headers: { 'idempotency-key': randomUUID() },
+      body: { items: [{ productId, quantity: 1 }], paymentMethod, shippingAddress: ADDRESS },
+    });
+    const paid = await place('pm_card_visa');
+    const declined = await place('pm_card_chargeDeclined');
+    expect([paid.status, declined.status]).toEqual([202, 202]);
+    const statusOf = async (orderId: string) =>
+      (await api.request<{ status: string }>('GET', `/v1/orders/${orderId}`, { token: buyer.token })).body.status;
+    await eventually(async () => (await statusOf(paid.body.orderId)) === 'confirmed' && (await statusOf(declined.body.orderId)) === 'failed',
+      30_000, 'one order confirmed and one failed');
+    let moved = { succeeded: 0, declined: 0 };
+    await eventually(async () => {
+      const now = outcomes(await scrape());
+      const then = outcomes(before);
+      moved = { succeeded: now.succeeded - then.succeeded, declined: now.declined - then.declined };
+      return moved.succeeded >= 1 && moved.declined >= 1;
+    }, 10_000, 'the payment outcomes in /metrics');
+    expect(moved).toEqual({ succeeded: 1, declined: 1 });
   });
 
   it('shows consumer lag rising while the order writer is paused and back at zero after it resumes', async () => {

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RouteInfo } from '../edge/http.js';
 import { openApiPath } from '../edge/openapi.js';
@@ -198,7 +198,7 @@ describe('/docs', () => {
     for (const name of Object.keys(schemas)) expect(html).toContain(`id="schema-${name}"`);
     expect(html).not.toMatch(/<script/i);
 
-    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ bypassCSP: true }); // to inject axe: the page itself runs no script
       await page.goto(`${stack.api.baseUrl}/docs`);

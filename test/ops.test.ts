@@ -2,25 +2,23 @@
  * Operations on the real stack: GET /v1/ops/stats is for admins only, and the /ops
  * dashboard in real Chromium (playwright-core): an admin logs in, orders placed through
  * the API move the accepted count and the sale's remaining stock on the page, the sale
- * controls (PATCH /v1/flash-sales/{id}) show their effect within about a second, and a
- * screenshot is kept in artifacts/ for CI.
+ * controls (PATCH /v1/flash-sales/{id}: pause, resume, add units, end now) show their
+ * effect within half a second, and a screenshot is kept in artifacts/ for CI.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, ROOT } from './support/processes.js';
+import { launchChromium } from './support/browser.js';
 import { startStack, type Stack } from './support/stack.js';
-
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let stack: Stack;
 let browser: Browser;
 
 beforeAll(async () => {
   stack = await startStack();
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
@@ -68,6 +66,13 @@ async function textOf(page: Page, testId: string): Promise<string> {
   return (await page.getByTestId(testId).textContent()) ?? '';
 }
 
+/**
+ * A sale change made on /ops shows on the page within this: the click, the PATCH, the fresh
+ * sample the edge takes right after it, the WebSocket and a render. Measured: 55–112 ms;
+ * waiting for the next one-second sample instead took 865–984 ms, which this bound refuses.
+ */
+const SALE_CHANGE_SHOWN_MS = 500;
+
 const number = (text: string) => Number(text.replace(/,/g, ''));
 
 /** Milliseconds until `check` holds on the page (fails after `timeoutMs`). */
@@ -105,27 +110,28 @@ describe('the /ops dashboard in Chromium', () => {
       mkdirSync(join(ROOT, 'artifacts'), { recursive: true });
       await page.screenshot({ path: join(ROOT, 'artifacts', 'ops-dashboard.png'), fullPage: true });
 
-      // Operating the sale from the page: each change shows within about a second (one sample).
+      // Operating the sale from the page: the edge samples again right after a change, so each
+      // shows well within a second of the click, not at the next regular sample.
       const short = saleId.slice(0, 8);
+      const shown: Record<string, number> = {};
       await page.getByRole('button', { name: `Pause sale ${short}` }).click();
-      const pausedIn = await until(page, async () => (await status.textContent()) === 'paused', 3_000, 'the sale paused');
-      expect(pausedIn).toBeLessThan(2_000);
+      shown.pause = await until(page, async () => (await status.textContent()) === 'paused', 3_000, 'the sale paused');
       const refused = await api.order(buyer.token, productId);
       expect([refused.status, (refused.body as { type?: string }).type]).toEqual([409, '/problems/sale-paused']);
 
       await page.getByRole('button', { name: `Resume sale ${short}` }).click();
-      await until(page, async () => (await status.textContent()) === 'live', 3_000, 'the sale live again');
+      shown.resume = await until(page, async () => (await status.textContent()) === 'live', 3_000, 'the sale live again');
 
       await page.getByLabel(`Units to add to sale ${short}`).fill('10');
       await page.getByRole('button', { name: `Add units sale ${short}` }).click();
-      const grownIn = await until(page, async () => (await remaining.textContent()) === '27', 3_000, '27 units after adding 10');
-      expect(grownIn).toBeLessThan(2_000);
+      shown.grow = await until(page, async () => (await remaining.textContent()) === '27', 3_000, '27 units after adding 10');
       const sale = await api.request<{ quantity: number; remaining: number }>('GET', `/v1/flash-sales/${saleId}`);
       expect(sale.body).toMatchObject({ quantity: 30, remaining: 27 });
 
       await page.getByRole('button', { name: `End now sale ${short}` }).click();
-      await until(page, async () => (await remaining.count()) === 0, 3_000, 'the ended sale gone from the live list');
+      shown.end = await until(page, async () => (await remaining.count()) === 0, 3_000, 'the ended sale gone from the live list');
       expect((await api.request<{ status: string }>('GET', `/v1/flash-sales/${saleId}`)).body.status).toBe('ended');
+      for (const [change, ms] of Object.entries(shown)) expect(ms, `${change} shown after ${ms} ms`).toBeLessThan(SALE_CHANGE_SHOWN_MS);
     } finally {
       await page.close();
     }

@@ -557,6 +557,17 @@ describe('unpaid reservations', () => {
       expect((await expectPayments(orderId, 1, 0)).paymentIntents[0]!.status).toBe('canceled');
       expect((await place(buyer.token, productId, 'pm_card_visa')).status).toBe(202);
       await expectNoDrift(productId);
+
+      // An intent the provider no longer knows (a sandbox restarted forgets them) took no money:
+      // the order expires like any other, and does not hold back the next one's expiry.
+      const lost = await orderOf('pm_card_threeDSecure2Required');
+      await waitFor(lost.buyer.token, lost.orderId, (o) => o.paymentStatus === 'requires_action', 'payment requires action');
+      await stack.db.query("UPDATE payments SET payment_intent_id = 'pi_unknown_to_the_provider' WHERE order_id = $1", [lost.orderId]);
+      const next = await orderOf('pm_card_threeDSecure2Required');
+      await waitFor(lost.buyer.token, lost.orderId, hasStatus('expired'), 'the order with the unknown intent expired');
+      await waitFor(next.buyer.token, next.orderId, hasStatus('expired'), 'the next order expired too');
+      expect(await stack.api.available(lost.productId)).toBe(lost.before);
+      await expectPayments(lost.orderId, 1, 0);
     } catch (error) {
       throw new Error(`${(error as Error).message}\nsettler output:\n${settler.output.slice(-30).join('\n')}`);
     } finally {

@@ -20,7 +20,7 @@ import { CountersNotReadyError } from '../common/errors.js';
 import { TOPICS, GROUPS } from '../common/topics.js';
 import { copyRows } from '../common/copy.js';
 import { observeWriterBatch } from '../common/metrics.js';
-import { superviseBatchConsumer, type SupervisedConsumer } from '../common/kafka.js';
+import { commitBatch, readOrders, superviseBatchConsumer, type SupervisedConsumer } from '../common/kafka.js';
 import { BatchJoiner } from './batch-joiner.js';
 
 export interface OrderWriterSettings {
@@ -93,21 +93,12 @@ export class OrderWriter {
     await this.consumer?.stop();
   }
 
-  private async onBatch(consumer: Consumer, { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale } = payload;
     if (batch.messages.length === 0 || !isRunning() || isStale()) return;
-    const orders: AcceptedOrder[] = [];
-    for (const message of batch.messages) {
-      try {
-        orders.push(JSON.parse(message.value?.toString('utf8') ?? '') as AcceptedOrder);
-      } catch {
-        this.log.error({ partition: batch.partition, offset: message.offset }, 'unreadable order message skipped');
-      }
-    }
-    const result = await this.joiner.run(orders);
-    const last = batch.messages[batch.messages.length - 1]!.offset;
+    const result = await this.joiner.run(readOrders(batch, this.log));
     await faultPoint('writer.after-commit');
-    resolveOffset(last);
-    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+    await commitBatch(consumer, payload);
     await heartbeat();
     this.log.debug({ partition: batch.partition, ...result }, 'batch persisted (with the batches written alongside)');
   }

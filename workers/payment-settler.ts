@@ -24,10 +24,9 @@ import type { Pool } from '../common/db.js';
 import type { Logger } from '../common/logger.js';
 import type { AcceptedOrder } from '../common/order.js';
 import { PipelineError } from '../common/errors.js';
-import { isUuid } from '../common/ids.js';
 import { retry, sleep } from '../common/retry.js';
 import { GROUPS, TOPICS } from '../common/topics.js';
-import { superviseBatchConsumer, type SupervisedConsumer } from '../common/kafka.js';
+import { commitBatch, readOrders, superviseBatchConsumer, type SupervisedConsumer } from '../common/kafka.js';
 import type { PaymentOutcome } from '../common/payments.js';
 import { Settlement, type Applied } from '../common/settlement.js';
 import { createPaymentProvider } from '../common/payments.js';
@@ -161,27 +160,17 @@ export class PaymentSettler {
     await this.producer?.disconnect();
   }
 
-  private async onBatch(consumer: Consumer, { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale } = payload;
     if (batch.messages.length === 0 || !isRunning() || isStale()) return;
-    const orders = new Map<string, AcceptedOrder>();
-    for (const message of batch.messages) {
-      try {
-        const order = JSON.parse(message.value?.toString('utf8') ?? '') as AcceptedOrder;
-        if (!isUuid(String(order.orderId))) throw new Error('no order id');
-        orders.set(order.orderId, order);
-      } catch {
-        this.log.error({ partition: batch.partition, offset: message.offset }, 'unreadable order message skipped');
-      }
-    }
+    const orders = new Map(readOrders(batch, this.log).map((order) => [order.orderId, order]));
     const persisted = await this.whenPersisted([...orders.keys()], heartbeat, () => isRunning() && !isStale());
     if (!persisted) return; // stopping or rebalanced: the next owner starts from the committed offset
     await Promise.all([...persisted.values()].map((row) => this.limiter.run(async () => {
       await this.settle(row, orders.get(row.orderId)!);
       await heartbeat().catch(() => undefined);
     })));
-    const last = batch.messages[batch.messages.length - 1]!.offset;
-    resolveOffset(last);
-    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+    await commitBatch(consumer, payload);
   }
 
   /** Waits until the writer has persisted every order of the batch; null if the batch is abandoned meanwhile. */
@@ -285,9 +274,14 @@ export class PaymentSettler {
       `SELECT order_id AS "orderId" FROM orders
         WHERE status = 'pending_payment' AND accepted_at < now() - make_interval(secs => $1::double precision / 1000)
         ORDER BY accepted_at LIMIT 200`, [this.settings.holdMs]);
+    // Each order apart: one that cannot be expired now must not hold back the others, the refunds or the replays.
     await Promise.all(overdue.rows.map(({ orderId }) => this.limiter.run(async () => {
-      const result = await this.settlement.expire(orderId, this.settings.holdMs);
-      if (result !== 'ignored') this.log.info({ orderId, result }, 'unpaid order past its hold');
+      try {
+        const result = await this.settlement.expire(orderId, this.settings.holdMs);
+        if (result !== 'ignored') this.log.info({ orderId, result }, 'unpaid order past its hold');
+      } catch (error) {
+        this.log.error({ orderId, err: (error as Error).message }, 'unpaid order could not be expired; trying again next round');
+      }
     })));
     const owed = await this.pool.query<{ orderId: string }>(
       `SELECT order_id AS "orderId" FROM payments WHERE refund_status = 'pending' AND updated_at < now() - interval '2 seconds' LIMIT 100`);

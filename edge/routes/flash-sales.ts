@@ -13,6 +13,7 @@ import { closeSale, openSale } from '../../common/stock.js';
 import { DependencyUnavailableError } from '../../common/errors.js';
 import { withTransaction } from '../../common/db.js';
 import { updateSale, type SaleOperation, type SaleUpdateResult } from '../inventory-counters.js';
+import { samplerFor } from '../ops-sampler.js';
 
 interface CreateFlashSaleBody {
   productId: string; quantity: number; perUserLimit: number; startsAt: string; endsAt: string; priceCents?: number;
@@ -117,6 +118,7 @@ export function flashSaleRoutes(router: Router, deps: EdgeDeps): void {
         client.release();
       }
       deps.decision.soldOut.clear(body.productId);
+      samplerFor(deps).refresh(); // the dashboard shows the new sale now, not at the next sample
       return { status: 201, body: { success: true, flashSaleId }, headers: { location: `/v1/flash-sales/${flashSaleId}` } };
     },
   });
@@ -193,6 +195,7 @@ export function flashSaleRoutes(router: Router, deps: EdgeDeps): void {
       });
       // Units came back to the product (more sale units, or a sale's units back in stock): sellable at once here.
       if (quantity !== undefined || status === 'ended') deps.decision.soldOut.clear(sale.productId);
+      samplerFor(deps).refresh(); // the dashboard shows the change now, not at the next sample
       const [body] = await present([sale]);
       return { status: 200, body };
     },

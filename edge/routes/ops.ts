@@ -3,7 +3,7 @@
  * process's snapshot), GET /v1/ops/stats (admin, JSON), the /ops dashboard (static
  * files bundled into dist/ops at build time) and its live feed, the WebSocket
  * /v1/ops/stream: the client sends {"type":"auth","token":"<admin JWT>"} first, then
- * gets {"type":"stats",...} once a second.
+ * gets {"type":"stats",...} once a second, and at once after a flash sale changes.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { Router } from '../http.js';
 import type { EdgeDeps } from '../deps.js';
 import { problems, HttpProblem } from '../problems.js';
-import { OpsSampler, samplerSettings } from '../ops-sampler.js';
+import { samplerFor, type OpsSampler } from '../ops-sampler.js';
 import type { OpsMessage } from '../ops-types.js';
 import {
   METRICS_CONTENT_TYPE, metricsEnabled, metricsText, readSnapshots, startProcessMetrics,
@@ -40,7 +40,7 @@ function loadAssets(): Map<string, Buffer> {
 }
 
 export function opsRoutes(router: Router, deps: EdgeDeps, app: TemplatedApp): OpsSampler {
-  const sampler = new OpsSampler(deps, samplerSettings());
+  const sampler = samplerFor(deps);
   const metricsToken = process.env.METRICS_TOKEN || undefined;
   const assets = loadAssets();
   if (metricsEnabled) {

@@ -12,7 +12,7 @@ import { Counter } from 'k6/metrics';
 import type { Options } from 'k6/options';
 import {
   buildRequest, classify, expectedStatuses, formatReport, isMissingRoute, pickWeighted, probeRequest, problemType, scaleArrival, seconds,
-  type Action, type Fixture, type Scenario, type SummaryMetric,
+  withProfile, type Action, type Fixture, type Profile, type Scenario, type SummaryMetric,
 } from '../shared/scenario.ts';
 
 export const BASE_URL = (__ENV.BASE_URL ?? 'http://localhost:8080').replace(/\/$/, '');
@@ -29,9 +29,15 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
 /** k6 provides console; @types/k6 does not declare it. */
 declare const console: { warn(...message: unknown[]): void };
 
-/** k6 options from the data file; DURATION, RATE_SCALE override the arrival profile. */
-export function optionsFor(scenario: Scenario): Options {
-  const arrival = scaleArrival(scenario.arrival, __ENV.DURATION ? seconds(__ENV.DURATION) : undefined, Number(__ENV.RATE_SCALE ?? 1));
+/** The scenario as `-e PROFILE=NAME` runs it (thresholds merged) and that profile's defaults. */
+export function profiled(data: Scenario): { scenario: Scenario; profile: Profile } {
+  return withProfile(data, __ENV.PROFILE);
+}
+
+/** k6 options from the data file and the profile; DURATION, RATE_SCALE override the arrival profile. */
+export function optionsFor({ scenario, profile }: { scenario: Scenario; profile: Profile }): Options {
+  const duration = __ENV.DURATION ?? profile.duration;
+  const arrival = scaleArrival(scenario.arrival, duration ? seconds(duration) : undefined, Number(__ENV.RATE_SCALE ?? profile.rateScale ?? 1));
   return {
     scenarios: {
       [scenario.name]: {
@@ -61,12 +67,31 @@ function json(res: { status: number; body: string | ArrayBuffer | null }, status
   return JSON.parse(String(res.body)) as Record<string, unknown>;
 }
 
-/** setup(): the scenario's products and sales, and its buyers signed in (BUYERS overrides the count). */
-export function setupFixture(scenario: Scenario): Fixture {
+/** setup(): the buyers signed in (BUYERS, then the profile's, override the count), then the scenario's products and sales. */
+export function setupFixture({ scenario, profile }: { scenario: Scenario; profile: Profile }): Fixture {
   const adminEmail = __ENV.ADMIN_EMAIL ?? 'admin@example.com';
   const admin = String(json(post('/v1/users/login', { email: adminEmail, password: __ENV.ADMIN_PASSWORD ?? '' }), 200, 'admin login').token);
   const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
   const fixture: Fixture = { products: {}, sales: {}, buyers: [], missingRoutes: [] };
+  // Buyers first: a setup that fails there leaves no sale behind, and the sales open just before the load.
+  const buyers = Number(__ENV.BUYERS ?? profile.buyers ?? scenario.buyers);
+  const password = `load-test-${run}`;
+  for (let from = 0; from < buyers; from += 20) {
+    const emails = Array.from({ length: Math.min(20, buyers - from) }, (_, i) => `lt-${run}-${from + i}@loadtest.example`);
+    const registered = http.batch(emails.map((email, i) => ({
+      method: 'POST', url: `${BASE_URL}/v1/users/register`, body: JSON.stringify({ name: `Buyer ${from + i}`, email, password }),
+      params: { headers: JSON_HEADERS, tags: { name: 'setup register' } },
+    })));
+    registered.forEach((res, i) => json(res, 201, `register ${emails[i]} (set RATE_LIMIT_PER_IP=0 on the server)`));
+    const logins = http.batch(emails.map((email) => ({
+      method: 'POST', url: `${BASE_URL}/v1/users/login`, body: JSON.stringify({ email, password }),
+      params: { headers: JSON_HEADERS, tags: { name: 'setup login' } },
+    })));
+    logins.forEach((res) => {
+      const body = json(res, 200, 'buyer login (set RATE_LIMIT_PER_IP=0 on the server)');
+      fixture.buyers.push({ userId: String(body.userId), token: String(body.token) });
+    });
+  }
   for (const spec of scenario.products) {
     const ids: string[] = [];
     for (let i = 0; i < (spec.count ?? 1); i++) {
@@ -86,24 +111,6 @@ export function setupFixture(scenario: Scenario): Fixture {
       }
     }
     fixture.products[spec.key] = ids;
-  }
-  const buyers = Number(__ENV.BUYERS ?? scenario.buyers);
-  const password = `load-test-${run}`;
-  for (let from = 0; from < buyers; from += 20) {
-    const emails = Array.from({ length: Math.min(20, buyers - from) }, (_, i) => `lt-${run}-${from + i}@loadtest.example`);
-    const registered = http.batch(emails.map((email, i) => ({
-      method: 'POST', url: `${BASE_URL}/v1/users/register`, body: JSON.stringify({ name: `Buyer ${from + i}`, email, password }),
-      params: { headers: JSON_HEADERS, tags: { name: 'setup register' } },
-    })));
-    registered.forEach((res, i) => json(res, 201, `register ${emails[i]} (set RATE_LIMIT_PER_IP=0 on the server)`));
-    const logins = http.batch(emails.map((email) => ({
-      method: 'POST', url: `${BASE_URL}/v1/users/login`, body: JSON.stringify({ email, password }),
-      params: { headers: JSON_HEADERS, tags: { name: 'setup login' } },
-    })));
-    logins.forEach((res) => {
-      const body = json(res, 200, 'buyer login');
-      fixture.buyers.push({ userId: String(body.userId), token: String(body.token) });
-    });
   }
   const probeBuyer = fixture.buyers[0] ?? { userId: '00000000-0000-4000-8000-000000000000', token: '' };
   for (const action of new Set(scenario.mix.map((m) => m.action))) {

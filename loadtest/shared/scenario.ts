@@ -34,6 +34,19 @@ export type Action = 'order' | 'catalog' | 'search' | 'product' | 'cart-add' | '
 
 export interface MixEntry { action: Action; weight: number; product?: string; quantity?: number }
 
+/**
+ * A named variant of a scenario (`--profile NAME`, k6 `-e PROFILE=NAME`): defaults for the
+ * run's options (a command-line option still wins) and thresholds that replace the
+ * scenario's, metric by metric.
+ */
+export interface Profile {
+  description?: string;
+  duration?: string;
+  rateScale?: number;
+  buyers?: number;
+  thresholds?: Record<string, string[]>;
+}
+
 export interface Scenario {
   name: string;
   description: string;
@@ -46,6 +59,7 @@ export interface Scenario {
   /** k6 thresholds: metric -> expressions such as "p(95)<300", "rate<0.01", "count>0". */
   thresholds: Record<string, string[]>;
   searchTerms?: string[];
+  profiles?: Record<string, Profile>;
 }
 
 /** The products a run created: key -> ids, and each id's sale (if any). */
@@ -91,6 +105,16 @@ export function scaleArrival(arrival: Arrival, totalS?: number, rateScale = 1): 
       duration: `${Math.max(1, Math.round(seconds(s.duration) * factor))}s`, target: Math.round(s.target * rateScale),
     })),
   };
+}
+
+/** The scenario as a profile runs it (its thresholds merged in), and the profile's option defaults. */
+export function withProfile(scenario: Scenario, name?: string): { scenario: Scenario; profile: Profile } {
+  if (!name) return { scenario, profile: {} };
+  const profile = scenario.profiles?.[name];
+  if (!profile) {
+    throw new Error(`scenario ${scenario.name} has no profile "${name}" (it has: ${Object.keys(scenario.profiles ?? {}).join(', ') || 'none'})`);
+  }
+  return { scenario: { ...scenario, thresholds: { ...scenario.thresholds, ...profile.thresholds } }, profile };
 }
 
 /* --------------------------------------------------------- picking requests */
