@@ -114,6 +114,23 @@ describe('npm run loadtest', () => {
     }
   });
 
+  it('fails (exit 1) when a threshold fails, and says which', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'loadtest-threshold-'));
+    const scenario = JSON.parse(readFileSync(join(ROOT, 'loadtest/scenarios/flash-spike.json'), 'utf8')) as Record<string, unknown>;
+    // A bound no run can meet: not a single answer in under a microsecond.
+    const file = join(out, 'impossible.json');
+    writeFileSync(file, JSON.stringify({ ...scenario, name: 'impossible', profiles: undefined, buyers: 10,
+      thresholds: { ...(scenario.thresholds as object), http_req_duration: ['p(99)<0.001'] } }));
+    const result = await loadtest([file, '--duration', '3s', '--rate-scale', '0.01', '--base-url', stack.api.baseUrl, '--out', out, '--no-invariants'],
+      { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password }, 60_000);
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    const summary = JSON.parse(readFileSync(join(out, 'impossible-node-summary.json'), 'utf8')) as Summary;
+    expect(summary.ok).toBe(false);
+    expect(summary.metrics.http_req_duration!.thresholds!['p(99)<0.001']!.ok).toBe(false);
+    expect(summary.metrics.checks!.thresholds!['rate>0.99']!.ok).toBe(true);
+    expect(readFileSync(join(out, 'impossible-node-summary.txt'), 'utf8')).toContain('RESULT: FAILED');
+  });
+
   it('typechecks the k6 scripts against @types/k6', async () => {
     const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'loadtest/k6/tsconfig.json'],
       { cwd: ROOT, timeout: 60_000 }).catch((e: { stdout: string; stderr: string }) => { throw new Error(e.stdout + e.stderr); });
