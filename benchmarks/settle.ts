@@ -129,6 +129,13 @@ runBenchmark('bench:settle', async (cleanup) => {
   const db = new pg.Pool({ connectionString: urls.DATABASE_URL, max: 4 });
   const redis = new Redis(urls.REDIS_URL);
   cleanup.add('close bench connections', async () => { await db.end(); redis.disconnect(); });
+  // Orders left waiting by another run (bench:flash, say) sit ahead of this run's in the
+  // settler's stream, and it would spend the levels on them: ask for a fresh data folder.
+  const { rows: [waiting] } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE status = 'pending_payment'");
+  if (waiting!.n > 0) {
+    throw new Error(`${waiting!.n} orders of an earlier run are waiting for payment in this database; `
+      + 'the settler would take them before this run\'s own: run bench:settle on a fresh DATA_DIR');
+  }
 
   const results: LevelResult[] = [];
   for (const level of LEVELS) results.push(await runLevel(cleanup, pipeline, db, redis, sandboxUrl, level));
