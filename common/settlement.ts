@@ -41,6 +41,8 @@ interface LockedOrder {
   totalCents: number;
   currency: string;
   productIds: string[];
+  /** The lines, by product id, as recorded (what a cancel gives back if the Redis record has expired). */
+  lines: { productId: string; quantity: number; flashSaleId: string | null }[];
   payment: { status: PaymentStatus; paymentIntentId: string | null; refundStatus: string | null } | null;
 }
 
@@ -83,6 +85,8 @@ ON CONFLICT (order_id) DO UPDATE SET
 const LOCK_ORDERS = `
 SELECT o.order_id AS "orderId", o.status, o.user_id AS "userId", o.total_cents AS "totalCents", o.currency,
        ARRAY(SELECT i.product_id::text FROM order_items i WHERE i.order_id = o.order_id ORDER BY i.product_id) AS "productIds",
+       (SELECT json_agg(json_build_object('productId', i.product_id, 'quantity', i.quantity, 'flashSaleId', i.flash_sale_id)
+          ORDER BY i.product_id) FROM order_items i WHERE i.order_id = o.order_id) AS lines,
        (SELECT json_build_object('status', p.status, 'paymentIntentId', p.payment_intent_id, 'refundStatus', p.refund_status)
           FROM payments p WHERE p.order_id = o.order_id) AS payment
   FROM orders o WHERE o.order_id = ANY($1::uuid[]) ORDER BY o.order_id FOR UPDATE OF o`;
@@ -359,10 +363,13 @@ export class Settlement {
     const change = await transitionOrder(client, orderId, to, reason);
     if (!change.changed) return;
     try {
-      for (const productId of order.productIds) {
-        const result = await releaseReservation(this.deps.redis, productId, orderId, why, ['committed'], this.deps.ttlSeconds);
+      // A live order's reservation is committed; its record may have expired (an order cancelled
+      // days later): then the units the order recorded go back all the same.
+      for (const line of order.lines ?? []) {
+        const result = await releaseReservation(this.deps.redis, line.productId, orderId, why, ['committed', 'missing'],
+          this.deps.ttlSeconds, { quantity: line.quantity, flashSaleId: line.flashSaleId, userId: order.userId });
         if (!result.released && result.stateFound !== 'released') {
-          this.deps.log.warn({ orderId, productId, state: result.stateFound }, 'no committed reservation to release');
+          this.deps.log.warn({ orderId, productId: line.productId, state: result.stateFound }, 'no committed reservation to release');
         }
       }
     } catch (error) {

@@ -13,15 +13,23 @@ export type ReleaseReason = 'produce-failed' | 'compensated' | 'expired' | 'orde
 
 export interface ReleaseResult { released: boolean; stateFound: string; returnedTo?: 'sale' | 'stock' }
 
-/** Gives a reservation's units back, if it is in one of `fromStates`. */
+/** An order line as Postgres records it: what a release gives back when the Redis record has expired. */
+export interface RecordedLine { quantity: number; flashSaleId: string | null; userId: string }
+
+/**
+ * Gives a reservation's units back, if it is in one of `fromStates`. With `recorded`,
+ * a record that is gone ('missing', e.g. committed longer ago than its TTL) is released
+ * as that line says; once released, the record says so, so a second call does nothing.
+ */
 export async function releaseReservation(
   redis: Redis, productId: string, orderId: string, reason: ReleaseReason,
-  fromStates: readonly string[], ttlSeconds: number,
+  fromStates: readonly string[], ttlSeconds: number, recorded?: RecordedLine,
 ): Promise<ReleaseResult> {
   const k = productKeys(productId);
+  const line = recorded ? [recorded.quantity, recorded.flashSaleId ?? '', recorded.userId] : [];
   const reply = (await runScript(redis, 'release',
     [reservationKey(productId, orderId), k.held, k.reserved, k.avail],
-    [k.prefix, orderId, reason, fromStates.join(','), ttlSeconds])) as string[];
+    [k.prefix, orderId, reason, fromStates.join(','), ttlSeconds, ...line])) as string[];
   if (reply[0] === 'released') return { released: true, stateFound: 'released', returnedTo: reply[1] as 'sale' | 'stock' };
   return { released: false, stateFound: reply[0] ?? 'missing' };
 }

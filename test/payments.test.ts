@@ -12,7 +12,7 @@ import { eventually, startStack, type Stack } from './support/stack.js';
 import { freePort, startReady, type RunningProcess } from './support/processes.js';
 import { canTransition, ORDER_STATUSES } from '../common/order.js';
 import { IllegalTransitionError, transitionOrder } from '../common/order-status.js';
-import { DRIFT_KEY } from '../common/keys.js';
+import { DRIFT_KEY, reservationKey } from '../common/keys.js';
 
 const WEBHOOK_SECRET = 'whsec_test_payments_0123456789';
 const HOLD_MS = 2_000;
@@ -420,6 +420,25 @@ describe('cancelling an order', () => {
     expect(again.status).toBe(200);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect((await place(buyer.token, productId, 'pm_card_visa')).status).toBe(202); // the per-user count came back
+  });
+
+  it('cancels a confirmed order whose reservation record has expired: stock and the buyer\'s count back at once, once', async () => {
+    const { buyer, orderId, productId, before } = await orderOf('pm_card_visa', { sale: { quantity: 3, perUserLimit: 1 } });
+    await waitFor(buyer.token, orderId, hasStatus('confirmed'), 'order confirmed');
+    // Committed records live for the idempotency TTL (24 h); an order cancelled days later finds none.
+    expect(await stack.redis.del(reservationKey(productId, orderId))).toBe(1);
+    expect((await place(buyer.token, productId, 'pm_card_visa')).status).toBe(429); // the per-buyer limit still holds
+    const cancel = await stack.api.request('POST', `/v1/orders/${orderId}/cancel`, { token: buyer.token });
+    expect(cancel.status).toBe(200);
+    expect(await stack.api.available(productId)).toBe(before);
+    // Released once: the record now says so, and a second cancel changes nothing.
+    expect(await stack.redis.hget(reservationKey(productId, orderId), 'st')).toBe('released');
+    const again = await stack.api.request('POST', `/v1/orders/${orderId}/cancel`, { token: buyer.token });
+    expect(again.body).toMatchObject({ status: 'cancelled' });
+    expect(await stack.api.available(productId)).toBe(before);
+    // The buyer's count went back with the unit: the limit of one lets them buy again.
+    expect((await place(buyer.token, productId, 'pm_card_visa')).status).toBe(202);
+    await expectNoDrift(productId);
   });
 
   it('cancels after payment with a refund; a shipped order cannot be cancelled', async () => {
