@@ -287,7 +287,7 @@ export class OpsSampler {
     for (const group of stats.kafka.groups) {
       const before = tenSecondsAgo.groupLag[group.group] ?? 0;
       if (group.lag >= this.settings.lagAlarm && group.lag > before) {
-        alarms.push({ level: 'warning', code: 'lag-growing', message: `consumer group ${group.group} lags ${group.lag} messages (${before} ten seconds ago)` });
+        alarms.push({ level: 'warning', code: 'lag-growing', message: `consumer group ${group.group} lags ${group.lag} messages and growing (it was ${before} ten seconds ago)` });
       }
     }
     if (!stats.kafka.fresh) alarms.push({ level: 'critical', code: 'kafka-offsets-stale', message: 'Kafka offsets could not be read; lag figures are the last known' });
