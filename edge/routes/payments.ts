@@ -11,15 +11,26 @@ import { HttpProblem, problems } from '../problems.js';
 import { createPaymentProvider, WebhookSignatureError } from '../../common/payments.js';
 import { Settlement } from '../../common/settlement.js';
 import { DependencyUnavailableError, PipelineError } from '../../common/errors.js';
+import { createPool } from '../../common/db.js';
 
 const settlements = new WeakMap<EdgeDeps, Settlement>();
 
-/** The edge's one Settlement (payments provider included, or none without STRIPE_SECRET_KEY). */
+/** Postgres connections of the edge's payment work (webhooks, cancels), apart from the shop's. */
+const SETTLEMENT_POOL_SIZE = 4;
+
+/**
+ * The edge's one Settlement (payments provider included, or none without STRIPE_SECRET_KEY).
+ * It has a small pool of its own: in a sale the provider's events arrive in bursts, each
+ * waiting on the order row the settler is confirming, and they must not take every
+ * connection from shoppers' reads (a webhook that waits too long gets a 503, and the
+ * provider sends it again).
+ */
 export function settlementOf(deps: EdgeDeps): Settlement {
   let settlement = settlements.get(deps);
   if (!settlement) {
     settlement = new Settlement({
-      pool: deps.pool, redis: deps.redis, provider: createPaymentProvider(deps.config), log: deps.log,
+      pool: createPool(deps.config.databaseUrl, SETTLEMENT_POOL_SIZE), redis: deps.redis,
+      provider: createPaymentProvider(deps.config), log: deps.log,
       ttlSeconds: deps.config.idempotencyTtlSeconds,
     });
     settlements.set(deps, settlement);
