@@ -40,7 +40,6 @@ interface LockedOrder {
   userId: string;
   totalCents: number;
   currency: string;
-  productIds: string[];
   /** The lines, by product id, as recorded (what a cancel gives back if the Redis record has expired). */
   lines: { productId: string; quantity: number; flashSaleId: string | null }[];
   payment: { status: PaymentStatus; paymentIntentId: string | null; refundStatus: string | null } | null;
@@ -84,9 +83,8 @@ ON CONFLICT (order_id) DO UPDATE SET
 /** Locks orders (in order_id order: no deadlock between batches) with what deciding about their payment needs. */
 const LOCK_ORDERS = `
 SELECT o.order_id AS "orderId", o.status, o.user_id AS "userId", o.total_cents AS "totalCents", o.currency,
-       ARRAY(SELECT i.product_id::text FROM order_items i WHERE i.order_id = o.order_id ORDER BY i.product_id) AS "productIds",
-       (SELECT json_agg(json_build_object('productId', i.product_id, 'quantity', i.quantity, 'flashSaleId', i.flash_sale_id)
-          ORDER BY i.product_id) FROM order_items i WHERE i.order_id = o.order_id) AS lines,
+       (SELECT COALESCE(json_agg(json_build_object('productId', i.product_id, 'quantity', i.quantity, 'flashSaleId', i.flash_sale_id)
+          ORDER BY i.product_id), '[]') FROM order_items i WHERE i.order_id = o.order_id) AS lines,
        (SELECT json_build_object('status', p.status, 'paymentIntentId', p.payment_intent_id, 'refundStatus', p.refund_status)
           FROM payments p WHERE p.order_id = o.order_id) AS payment
   FROM orders o WHERE o.order_id = ANY($1::uuid[]) ORDER BY o.order_id FOR UPDATE OF o`;
@@ -117,7 +115,7 @@ export class Settlement {
         await this.recordPayment(client, orderId, order, outcome.paymentIntentId, 'succeeded', attempts, null, null);
         checkAmount(this.deps.log, order, outcome);
         if (order.status === 'pending_payment') {
-          if (!(await this.reservationsCommitted(orderId, order.productIds))) {
+          if (!(await this.reservationsCommitted(order))) {
             await this.closeOrder(client, orderId, order, 'cancelled', 'paid, but its stock reservation was gone', 'cancelled');
             await markRefund(client, orderId, 'the order lost its stock before the payment was recorded');
             return { ...applied('refund-owed', `payment ${outcome.paymentIntentId} succeeded without stock`), refund: true };
@@ -181,7 +179,7 @@ export class Settlement {
         if (!simple) others.push(i);
         return simple;
       });
-      const committed = await Promise.all(waiting.map((i) => this.reservationsCommitted(i.orderId, orders.get(i.orderId)!.productIds)));
+      const committed = await Promise.all(waiting.map((i) => this.reservationsCommitted(orders.get(i.orderId)!)));
       const ready: typeof waiting = [];
       waiting.forEach((i, k) => (committed[k] ? ready : others).push(i));
       if (ready.length === 0) return;
@@ -365,7 +363,7 @@ export class Settlement {
     try {
       // A live order's reservation is committed; its record may have expired (an order cancelled
       // days later): then the units the order recorded go back all the same.
-      for (const line of order.lines ?? []) {
+      for (const line of order.lines) {
         const result = await releaseReservation(this.deps.redis, line.productId, orderId, why, ['committed', 'missing'],
           this.deps.ttlSeconds, { quantity: line.quantity, flashSaleId: line.flashSaleId, userId: order.userId });
         if (!result.released && result.stateFound !== 'released') {
@@ -378,10 +376,10 @@ export class Settlement {
   }
 
   /** True while every line's reservation is still committed to this order. */
-  private async reservationsCommitted(orderId: string, productIds: string[]): Promise<boolean> {
+  private async reservationsCommitted(order: LockedOrder): Promise<boolean> {
     let states: string[];
     try {
-      states = await Promise.all(productIds.map((p) => commitReservation(this.deps.redis, p, orderId, this.deps.ttlSeconds)));
+      states = await Promise.all(order.lines.map((l) => commitReservation(this.deps.redis, l.productId, order.orderId, this.deps.ttlSeconds)));
     } catch (error) {
       throw new DependencyUnavailableError('redis', error);
     }

@@ -18,3 +18,15 @@ export interface EdgeDeps {
   decision: OrderDecision;
   tokens: TokenVerifier;
 }
+
+/**
+ * One `T` per edge, made on first use: `perEdge(make)` gives the function route modules
+ * call to reach the edge's single instance (a sampler, a settlement) from its deps.
+ */
+export function perEdge<T>(make: (deps: EdgeDeps) => T): (deps: EdgeDeps) => T {
+  const made = new WeakMap<EdgeDeps, T>();
+  return (deps) => {
+    if (!made.has(deps)) made.set(deps, make(deps));
+    return made.get(deps)!;
+  };
+}

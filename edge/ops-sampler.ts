@@ -15,7 +15,7 @@
  * sample at once (refresh()), so the dashboard shows it without waiting for the next tick.
  * Nothing here runs on the order path.
  */
-import type { EdgeDeps } from './deps.js';
+import { perEdge, type EdgeDeps } from './deps.js';
 import type { OpsStats, Outcome, PartitionLag, Window } from './ops-types.js';
 import { dependencyHealth } from './routes/health.js';
 import { bucketDelta, histogram, maxBy, ms, quantile, sumBy, type Buckets } from './ops-figures.js';
@@ -437,17 +437,8 @@ export class OpsSampler {
 
 interface RedisFigures { openUnits: number; held: number; drift: { productId: string; drift: number }[] }
 
-const samplers = new WeakMap<EdgeDeps, OpsSampler>();
-
 /** The edge's one sampler (the ops routes run it; the flash-sale routes ask it to refresh). */
-export function samplerFor(deps: EdgeDeps): OpsSampler {
-  let sampler = samplers.get(deps);
-  if (!sampler) {
-    sampler = new OpsSampler(deps, samplerSettings());
-    samplers.set(deps, sampler);
-  }
-  return sampler;
-}
+export const samplerFor = perEdge((deps) => new OpsSampler(deps, samplerSettings()));
 
 function round2(n: number): number {
   return Math.round(n * 100) / 100;

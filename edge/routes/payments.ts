@@ -5,15 +5,13 @@
  * with the order's state by common/settlement.ts, however late or out of order it is.
  */
 import type { Router } from '../http.js';
-import type { EdgeDeps } from '../deps.js';
+import { perEdge, type EdgeDeps } from '../deps.js';
 import { validator } from '../schemas.js';
 import { HttpProblem, problems } from '../problems.js';
 import { createPaymentProvider, WebhookSignatureError } from '../../common/payments.js';
 import { Settlement } from '../../common/settlement.js';
 import { DependencyUnavailableError, PipelineError } from '../../common/errors.js';
 import { createPool } from '../../common/db.js';
-
-const settlements = new WeakMap<EdgeDeps, Settlement>();
 
 /** Postgres connections of the edge's payment work (webhooks, cancels), apart from the shop's. */
 const SETTLEMENT_POOL_SIZE = 4;
@@ -25,18 +23,11 @@ const SETTLEMENT_POOL_SIZE = 4;
  * connection from shoppers' reads (a webhook that waits too long gets a 503, and the
  * provider sends it again).
  */
-export function settlementOf(deps: EdgeDeps): Settlement {
-  let settlement = settlements.get(deps);
-  if (!settlement) {
-    settlement = new Settlement({
-      pool: createPool(deps.config.databaseUrl, SETTLEMENT_POOL_SIZE), redis: deps.redis,
-      provider: createPaymentProvider(deps.config), log: deps.log,
-      ttlSeconds: deps.config.idempotencyTtlSeconds,
-    });
-    settlements.set(deps, settlement);
-  }
-  return settlement;
-}
+export const settlementOf = perEdge((deps) => new Settlement({
+  pool: createPool(deps.config.databaseUrl, SETTLEMENT_POOL_SIZE), redis: deps.redis,
+  provider: createPaymentProvider(deps.config), log: deps.log,
+  ttlSeconds: deps.config.idempotencyTtlSeconds,
+}));
 
 /** A failure that trying again later can cure (Redis, Postgres, the provider) answers 503, not 500. */
 export async function orUnavailable<T>(work: Promise<T>, dependency: string): Promise<T> {
