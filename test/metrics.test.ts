@@ -11,10 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, ROOT, serviceEnv, startReady, type RunningProcess } from './support/processes.js';
 import { createRedis } from '../common/redis.js';
-import { METRICS_SNAPSHOTS_KEY } from '../common/keys.js';
-import { SNAPSHOT_MAX_AGE_MS } from '../common/metrics.js';
 import { ADDRESS, pool as runPool } from './support/api.js';
-import { eventually, startStack, type Stack } from './support/stack.js';
+import { eventually, onlyThisStack, startStack, type Stack } from './support/stack.js';
 
 interface Sample { name: string; labels: Record<string, string>; value: number }
 interface Exposition { types: Map<string, string>; samples: Sample[] }
@@ -101,18 +99,8 @@ beforeAll(async () => {
 });
 afterAll(async () => { await stack?.stop(); await sandbox?.kill('SIGTERM'); redis.disconnect(); });
 
-/**
- * Waits until /metrics sums no process of an earlier test file: a process killed without
- * its shutdown leaves its last snapshot, counted for up to SNAPSHOT_MAX_AGE_MS.
- */
-async function onlyThisStack(): Promise<void> {
-  await eventually(async () => {
-    const counted = Object.values(await redis.hgetall(METRICS_SNAPSHOTS_KEY))
-      .map((raw) => JSON.parse(raw) as { process: string; at: number })
-      .filter((snapshot) => Date.now() - snapshot.at <= SNAPSHOT_MAX_AGE_MS);
-    return ['edge', 'order-writer', 'reconciler', 'payment-settler'].every((p) => counted.filter((snapshot) => snapshot.process === p).length <= 1);
-  }, 20_000, 'snapshots of earlier stacks to age out');
-}
+/** The processes this suite's stack runs: /metrics must sum no earlier file's. */
+const PROCESSES = ['edge', 'order-writer', 'reconciler', 'payment-settler'];
 
 describe('/metrics', () => {
   it('exposes the series operators need, from the edge, the order writer and the reconciler', async () => {
@@ -134,7 +122,7 @@ describe('/metrics', () => {
     const { api, adminToken } = stack;
     const productId = await api.createProduct(adminToken, 5);
     const saleId = await api.createSale(adminToken, productId, 5, 2);
-    await onlyThisStack();
+    await onlyThisStack(redis, PROCESSES);
     const before = await scrape();
     const buyers = await runPool(4, 4, () => api.newUser());
     // Two buyers try three times (two accepted each, the third over the limit), a third buyer takes the last unit, a fourth finds it sold out.
@@ -180,7 +168,7 @@ describe('/metrics', () => {
       declined: total(e, 'flashsale_payment_outcomes_total', { outcome: 'declined' }),
     });
     // The settler may still be settling orders of earlier tests: wait until it has none left and its count stands still.
-    await onlyThisStack();
+    await onlyThisStack(redis, PROCESSES);
     let before = await scrape();
     await eventually(async () => {
       await new Promise((r) => setTimeout(r, 1_200)); // longer than a snapshot's period

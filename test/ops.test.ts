@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, ROOT } from './support/processes.js';
 import { launchChromium } from './support/browser.js';
-import { startStack, type Stack } from './support/stack.js';
+import { onlyThisStack, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
 let browser: Browser;
@@ -19,6 +19,8 @@ let browser: Browser;
 beforeAll(async () => {
   stack = await startStack();
   browser = await launchChromium();
+  // The figures must be this stack's alone: no snapshot of an earlier file's processes summed in.
+  await onlyThisStack(stack.redis, ['edge', 'order-writer', 'reconciler']);
 });
 afterAll(async () => {
   await browser?.close();

@@ -5,6 +5,8 @@
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { Api } from './api.js';
+import { METRICS_SNAPSHOTS_KEY } from '../../common/keys.js';
+import { SNAPSHOT_MAX_AGE_MS } from '../../common/metrics.js';
 import { ADMIN, freePort, serviceEnv, startReady, type ProcessName, type RunningProcess } from './processes.js';
 
 export interface Stack {
@@ -54,6 +56,20 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 30_0
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * Waits until the metrics snapshots in Redis count no process of an earlier test file
+ * (at most one of each of `processes`): a process killed without its shutdown leaves its
+ * last snapshot, summed into /metrics and /v1/ops/stats for up to SNAPSHOT_MAX_AGE_MS.
+ */
+export async function onlyThisStack(redis: Redis, processes: readonly string[]): Promise<void> {
+  await eventually(async () => {
+    const counted = Object.values(await redis.hgetall(METRICS_SNAPSHOTS_KEY))
+      .map((raw) => JSON.parse(raw) as { process: string; at: number })
+      .filter((snapshot) => Date.now() - snapshot.at <= SNAPSHOT_MAX_AGE_MS);
+    return processes.every((p) => counted.filter((snapshot) => snapshot.process === p).length <= 1);
+  }, 20_000, 'snapshots of earlier stacks to age out');
 }
 
 export async function ordersInDb(db: pg.Pool, productId: string, statuses?: string[]): Promise<number> {
